@@ -13,7 +13,12 @@ from collections.abc import Sequence
 
 from agentfm_nb.errors import AgentFMError
 
-_COMMAND_MODULES = ("agentfm_nb.cli.mesh",)
+_COMMAND_MODULES = (
+    "agentfm_nb.cli.mesh",
+    "agentfm_nb.cli.export",
+    "agentfm_nb.cli.quickstart",
+    "agentfm_nb.cli.client",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

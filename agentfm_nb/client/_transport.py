@@ -1,0 +1,298 @@
+"""The one transport layer: httpx clients, auth header, error mapping, safe retries.
+
+Nothing outside this module touches raw httpx exceptions: every failure leaves as an
+``agentfm_nb.errors`` type. Retries (jittered backoff) happen only where repeating cannot run a
+task twice: connection failures (the request never left) and idempotent GETs. A started
+``POST /api/execute`` is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+
+from agentfm_nb import __version__
+from agentfm_nb.client._shared import backoff_delays
+from agentfm_nb.errors import (
+    AgentFMError,
+    AuthenticationError,
+    GatewayConnectionError,
+    GatewayInternalError,
+    GatewayProtocolError,
+    InvalidRequestError,
+    MeshOverloadedError,
+    WorkerNotFoundError,
+    WorkerStreamError,
+    WorkerUnreachableError,
+    error_from_envelope,
+)
+
+log = logging.getLogger("agentfm_nb.client")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+_RETRY_STATUSES = frozenset({502, 503, 504})
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(float(timeout), connect=min(float(timeout), 5.0))
+
+
+def stream_timeout(base: httpx.Timeout) -> httpx.Timeout:
+    """Streams may stay silent for as long as the agent thinks: no read timeout."""
+    return httpx.Timeout(connect=base.connect, read=None, write=base.write, pool=base.pool)
+
+
+def headers_for(api_key: str | None) -> dict[str, str]:
+    headers = {"User-Agent": f"agentfm-nb/{__version__}", "Accept": "*/*"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def _limits() -> httpx.Limits:
+    # Scatter keeps hundreds of streams open at once; the default pool (100) would queue them.
+    return httpx.Limits(max_connections=None, max_keepalive_connections=64)
+
+
+def make_sync_client(base_url: str, timeout: httpx.Timeout, api_key: str | None) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        headers=headers_for(api_key),
+        limits=_limits(),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def make_async_client(
+    base_url: str, timeout: httpx.Timeout, api_key: str | None
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        headers=headers_for(api_key),
+        limits=_limits(),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+# --- error mapping -------------------------------------------------------------------------
+
+
+def _plain_text_error(status: int, text: str, retry_after: float | None) -> AgentFMError:
+    """Older ``/api/*`` routes answer errors as plain text with a status."""
+    msg = text.strip()[:500] or f"HTTP {status}"
+    if status == 401:
+        return AuthenticationError(msg, code="unauthorized", status=status)
+    if status == 404:
+        return WorkerNotFoundError(msg, code="worker_not_found", status=status)
+    if status == 403:
+        code = "dispatch_refused" if msg.startswith("dispatch refused") else "forbidden"
+        return InvalidRequestError(msg, code=code, status=status)
+    if status == 429:
+        return InvalidRequestError(msg, code="rate_limited", status=status)
+    if status == 503:
+        return MeshOverloadedError(
+            msg, code="mesh_overloaded", status=status, retry_after=retry_after
+        )
+    if status == 502:
+        return WorkerStreamError(msg, code="worker_stream_failed", status=status)
+    if status == 500 and "dial" in msg.lower():
+        return WorkerUnreachableError(msg, code="worker_unreachable", status=status)
+    if 400 <= status < 500:
+        return InvalidRequestError(msg, code="invalid_request_error", status=status)
+    return GatewayInternalError(msg, code="internal_error", status=status)
+
+
+def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> AgentFMError:
+    """Map a non-2xx answer (JSON envelope or plain text) to a typed error."""
+    retry_after: float | None = None
+    raw_retry = headers.get("retry-after")
+    if raw_retry:
+        try:
+            retry_after = float(raw_retry)
+        except ValueError:
+            retry_after = None
+    ctype = headers.get("content-type", "")
+    stripped = body.lstrip()
+    if "json" in ctype or stripped.startswith(b"{"):
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
+            err = error_from_envelope(decoded, status)
+            if type(err) is AgentFMError:
+                err = GatewayInternalError(err.message, code=err.code, status=status)
+            if err.code is None and status == 404:
+                err = WorkerNotFoundError(err.message, code=None, status=status)
+            if isinstance(err, MeshOverloadedError):
+                err.retry_after = retry_after
+            return err
+        if "json" in ctype:
+            return GatewayProtocolError(f"undecodable error body (HTTP {status})", status=status)
+    return _plain_text_error(status, body.decode("utf-8", "replace"), retry_after)
+
+
+def transport_error(exc: Exception, base_url: str, *, mid_stream: bool = False) -> AgentFMError:
+    """Translate an httpx exception; never leaks headers (the key) into the message."""
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return InvalidRequestError(f"invalid gateway URL {base_url!r}: {exc}")
+    if isinstance(exc, _CONNECT_ERRORS):
+        return GatewayConnectionError(
+            f"cannot reach the AgentFM gateway at {base_url} ({type(exc).__name__})",
+            code="connection_error",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayConnectionError(
+            f"timed out talking to the gateway at {base_url} ({type(exc).__name__})",
+            code="timeout",
+        )
+    where = "mid-stream" if mid_stream else "during the request"
+    return GatewayConnectionError(
+        f"transport failed {where} with the gateway at {base_url} ({type(exc).__name__})",
+        code="connection_error",
+    )
+
+
+def decode_json(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        raise GatewayProtocolError(
+            f"gateway answered a body that is not JSON ({response.request.url.path}, "
+            f"HTTP {response.status_code})",
+            status=response.status_code,
+        ) from None
+
+
+def _retryable(method: str, exc: Exception | None, status: int | None) -> bool:
+    if exc is not None:
+        if isinstance(exc, _CONNECT_ERRORS):
+            return True  # the request never left: safe for any method
+        return method == "GET" and isinstance(exc, httpx.TransportError)
+    return method == "GET" and status in _RETRY_STATUSES
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+class SyncTransport:
+    """Request helpers over one ``httpx.Client``."""
+
+    def __init__(self, http: httpx.Client, base_url: str, retries: int) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.retries = retries
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        delays = backoff_delays(self.retries)
+        while True:
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if _retryable(method, exc, None):
+                    delay = next(delays, None)
+                    if delay is not None:
+                        log.debug("retrying %s %s after %s", method, path, type(exc).__name__)
+                        time.sleep(delay)
+                        continue
+                raise transport_error(exc, self.base_url) from None
+            if response.status_code >= 400:
+                if _retryable(method, None, response.status_code):
+                    delay = next(delays, None)
+                    if delay is not None:
+                        time.sleep(delay)
+                        continue
+                raise error_from_response(response.status_code, response.headers, response.content)
+            return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return decode_json(self.request(method, path, **kwargs))
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """Open a streaming response with its status checked; closes it on any exit."""
+        try:
+            with self.http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    body = response.read()
+                    raise error_from_response(response.status_code, response.headers, body)
+                yield response
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.base_url, mid_stream=True) from None
+
+
+# --- async -----------------------------------------------------------------------------------
+
+
+class AsyncTransport:
+    """Request helpers over one ``httpx.AsyncClient``."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, retries: int) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.retries = retries
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        delays = backoff_delays(self.retries)
+        while True:
+            try:
+                response = await self.http.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if _retryable(method, exc, None):
+                    delay = next(delays, None)
+                    if delay is not None:
+                        await asyncio.sleep(delay)
+                        continue
+                raise transport_error(exc, self.base_url) from None
+            if response.status_code >= 400:
+                if _retryable(method, None, response.status_code):
+                    delay = next(delays, None)
+                    if delay is not None:
+                        await asyncio.sleep(delay)
+                        continue
+                raise error_from_response(response.status_code, response.headers, response.content)
+            return response
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return decode_json(await self.request(method, path, **kwargs))
+
+    @asynccontextmanager
+    async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        try:
+            async with self.http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    body = await response.aread()
+                    raise error_from_response(response.status_code, response.headers, body)
+                yield response
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.base_url, mid_stream=True) from None
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncTransport",
+    "SyncTransport",
+    "decode_json",
+    "error_from_response",
+    "make_async_client",
+    "make_sync_client",
+    "make_timeout",
+    "stream_timeout",
+    "transport_error",
+]

@@ -1,0 +1,1 @@
+"""Thin resource namespaces (``client.workers``, ``client.tasks``, ...), sync and async twins."""

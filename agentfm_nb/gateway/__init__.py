@@ -1,0 +1,7 @@
+"""Start and own a local AgentFM gateway process (the ``agentfm`` binary or the embedded one)."""
+
+from __future__ import annotations
+
+from agentfm_nb.gateway.launcher import GatewayAlreadyRunningError, LocalMeshGateway
+
+__all__ = ["GatewayAlreadyRunningError", "LocalMeshGateway"]

@@ -1,0 +1,78 @@
+"""``%agentfm`` / ``%%agentfm``: IPython magics for the AgentFM mesh.
+
+``%load_ext agentfm_nb`` registers one line+cell magic; the first word picks the subcommand
+(``connect``, ``gateway start|stop|status``, ``workers``, ``chat``, ``scatter``, ``run``,
+``help``). Errors are raised as ``UsageError`` so IPython shows one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from agentfm_nb.errors import AgentFMError
+from agentfm_nb.magics import chat, connect, gateway, scatter, workers
+from agentfm_nb.magics._commands import (
+    COMMANDS,
+    describe,
+    overview,
+    parse,
+    resolve,
+    split_line,
+    wants_help,
+)
+from agentfm_nb.magics._session import stop_session_gateway
+
+_ = (chat, connect, gateway, scatter, workers)  # imported for their @command registrations
+
+
+@magics_class
+class AgentFMMagics(Magics):  # type: ignore[misc]
+    """The ``agentfm`` magic; see ``%agentfm help``."""
+
+    @line_cell_magic  # type: ignore[untyped-decorator]
+    def agentfm(self, line: str, cell: str | None = None) -> Any:
+        """AgentFM in the notebook. Run ``%agentfm help`` for the subcommands."""
+        return run_magic(self.shell, line, cell)
+
+
+def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
+    """Dispatch one ``%agentfm`` / ``%%agentfm`` invocation."""
+    tokens = split_line(line)
+    if not tokens or tokens[0] in ("help", "-h", "--help"):
+        topic, _rest = resolve(tokens[1:])
+        print(topic.help() if topic is not None else overview())
+        return None
+    if tokens[0] == "connect":
+        connect.refuse_literal_key(tokens[1:], cmd="connect")
+    cmd, argv = resolve(tokens)
+    if cmd is None:
+        if tokens[0] == "gateway":
+            raise UsageError("%agentfm gateway: say start, stop or status (see %agentfm help)")
+        raise UsageError(f"%agentfm: unknown subcommand {tokens[0]!r} (see %agentfm help)")
+    if wants_help(argv):
+        print(cmd.help())
+        return None
+    args = parse(cmd, argv)
+    if cell is not None and not cmd.cell and cell.strip():
+        raise UsageError(f"%%agentfm {cmd.name}: this subcommand takes no cell body")
+    try:
+        return cmd.handler(shell, args, cell)
+    except AgentFMError as exc:
+        raise UsageError(f"%agentfm {cmd.name}: {describe(exc)}") from None
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(AgentFMMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    # Unloading forgets the magic and stops the session gateway; a later %load_ext starts fresh.
+    stop_session_gateway()
+    ipython.magics_manager.magics["line"].pop("agentfm", None)
+    ipython.magics_manager.magics["cell"].pop("agentfm", None)
+
+
+__all__ = ["COMMANDS", "AgentFMMagics", "load_ipython_extension", "run_magic"]

@@ -1,0 +1,139 @@
+"""The subcommand registry behind ``%agentfm``: parsing, ``--help`` and one-line errors.
+
+Each subcommand is a plain function decorated with IPython's ``magic_arguments`` (so its help
+is generated from the same declarations that parse it) and registered here under its name.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
+
+from agentfm_nb.errors import (
+    AgentFMError,
+    AuthenticationError,
+    GatewayConnectionError,
+    MeshOverloadedError,
+    ModelNotFoundError,
+    WorkerNotFoundError,
+)
+
+# (shell, parsed args, cell body or None) -> value shown as the cell result (usually None)
+Handler = Callable[[Any, Any, "str | None"], Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    handler: Handler
+    cell: bool  # whether the cell body means something (chat, scatter)
+
+    @property
+    def parser(self) -> MagicArgumentParser:
+        parser: MagicArgumentParser = self.handler.parser  # type: ignore[attr-defined]
+        return parser
+
+    @property
+    def usage_name(self) -> str:
+        return f"%{'%' if self.cell else ''}agentfm {self.name}"
+
+    def help(self) -> str:
+        # IPython's formatter writes reST ("::" then an indented usage block); plain text reads
+        # better in a cell output.
+        lines = str(self.parser.format_help()).rstrip().splitlines()
+        if lines and lines[0].strip() == "::":
+            lines = lines[1:]
+            while lines and not lines[0].strip():
+                lines.pop(0)
+            end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+            lines[:end] = [line[2:] if line.startswith("  ") else line for line in lines[:end]]
+        return "\n".join(lines)
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, summary: str, *, cell: bool = False) -> Callable[[Handler], Handler]:
+    """Register a ``magic_arguments``-decorated handler as ``%agentfm <name>``."""
+
+    def register(func: Handler) -> Handler:
+        COMMANDS[name] = Command(name=name, summary=summary, handler=func, cell=cell)
+        return func
+
+    return register
+
+
+def split_line(line: str) -> list[str]:
+    """Shell-like split that tolerates a lone apostrophe ("what's") in free-text prompts."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+def resolve(tokens: list[str]) -> tuple[Command | None, list[str]]:
+    """Find the longest registered command name at the start of ``tokens``."""
+    for width in (2, 1):
+        name = " ".join(tokens[:width])
+        if len(tokens) >= width and name in COMMANDS:
+            return COMMANDS[name], tokens[width:]
+    return None, tokens
+
+
+ORDER = ("connect", "gateway start", "gateway stop", "gateway status", "workers", "chat")
+
+
+def overview() -> str:
+    names = sorted(COMMANDS, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    width = max(len(COMMANDS[name].usage_name) for name in names)
+    lines = [
+        "AgentFM magics (each subcommand takes --help):",
+        "",
+        *(f"  {COMMANDS[n].usage_name:<{width}}  {COMMANDS[n].summary}" for n in names),
+        f"  {'%agentfm help':<{width}}  This overview.",
+        "",
+        "Long work runs in the background so the cell returns at once and Stop buttons work;",
+        "add --wait to block until it is done (scripts, nbclient runs, exports).",
+    ]
+    return "\n".join(lines)
+
+
+def wants_help(argv: list[str]) -> bool:
+    return any(arg in ("-h", "--help") for arg in argv)
+
+
+def parse(cmd: Command, argv: list[str]) -> Any:
+    try:
+        return cmd.parser.parse_args(argv)
+    except UsageError as exc:
+        raise UsageError(f"%agentfm {cmd.name}: {exc} (see %agentfm {cmd.name} --help)") from None
+
+
+# (error type, label, word that makes the label redundant when the message already has it)
+_LABELS: tuple[tuple[type[AgentFMError], str, str], ...] = (
+    (AuthenticationError, "the gateway refused the API key", "key"),
+    (GatewayConnectionError, "cannot reach the gateway", "reach"),
+    (WorkerNotFoundError, "unknown peer", "peer"),
+    (ModelNotFoundError, "no worker serves that model", "model"),
+    (MeshOverloadedError, "every matching worker is busy", "capacity"),
+)
+
+
+def describe(exc: AgentFMError) -> str:
+    """One line for people: a short label, then the gateway's own message."""
+    message = " ".join(exc.message.split())
+    for cls, label, word in _LABELS:
+        if isinstance(exc, cls):
+            return message if word in message.lower() else f"{label}: {message}"
+    return message
+
+
+def fail(cmd_name: str, message: str) -> UsageError:
+    """A ``UsageError``: IPython prints it as one line, with no traceback."""
+    return UsageError(f"%agentfm {cmd_name}: {message}")

@@ -1,0 +1,106 @@
+"""``%%agentfm scatter``: fan prompts out over the mesh with a live ScatterGrid."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
+
+from agentfm_nb.magics._commands import command, fail
+from agentfm_nb.magics._session import check_var, current_client, store, when_done
+
+_FROM = re.compile(r"""^\s*([A-Za-z_]\w*)\s*(?:\[\s*(['"]?)(.+?)\2\s*\])?\s*$""")
+
+
+def prompts_from_frame(shell: Any, spec: str) -> list[str]:
+    """``DF[COL]`` (or a Series / list name) from the user namespace, as a list of strings."""
+    match = _FROM.match(spec)
+    if match is None:
+        raise fail("scatter", f"--from takes DF[COL], e.g. --from df[question]; got {spec!r}")
+    name, _, column = match.groups()
+    if name not in shell.user_ns:
+        raise fail("scatter", f"--from: no variable named {name!r}")
+    obj = shell.user_ns[name]
+    if column is not None:
+        columns = getattr(obj, "columns", None)
+        if columns is None:
+            raise fail("scatter", f"--from: {name!r} is not a DataFrame")
+        if column not in columns:
+            raise fail(
+                "scatter", f"--from: {name!r} has no column {column!r} (columns: {list(columns)})"
+            )
+        obj = obj[column]
+    elif getattr(obj, "columns", None) is not None:
+        raise fail("scatter", f"--from: say which column of {name!r}: --from {name}[COLUMN]")
+    if isinstance(obj, str) or not hasattr(obj, "__iter__"):
+        raise fail("scatter", f"--from: {name!r} is not a column or a list of prompts")
+    return ["" if value is None else str(value) for value in obj]
+
+
+@command(
+    "scatter", "Fan prompts (one per body line, or --from DF[COL]) out over the mesh.", cell=True
+)
+@magic_arguments("%agentfm scatter")
+@argument("--model", metavar="M", default=None, help="use the workers serving this model")
+@argument("--peers", metavar="ID", nargs="+", default=None, help="use exactly these peers")
+@argument("--concurrency", type=int, metavar="N", default=None, help="tasks in flight at most")
+@argument("--retries", type=int, metavar="N", default=2, help="retries per prompt (default 2)")
+@argument("--from", dest="source", metavar="DF[COL]", default=None, help="prompts from a column")
+@argument("-o", "--output", metavar="VAR", default=None, help="store the results DataFrame")
+@argument("--wait", action="store_true", help="block until every prompt is done")
+def scatter(shell: Any, args: Any, cell: str | None) -> None:
+    """Run many prompts concurrently, shown as a ScatterGrid; results as a DataFrame."""
+    from agentfm_nb.widgets import ScatterGrid
+
+    check_var(args.output, cmd="scatter")
+    if args.model and args.peers:
+        raise fail("scatter", "give --model or --peers, not both")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise fail("scatter", "--concurrency must be at least 1")
+    if args.retries < 0:
+        raise fail("scatter", "--retries must be 0 or more")
+    if args.source is not None:
+        if cell is not None and cell.strip():
+            raise fail("scatter", "give the prompts in the body or with --from, not both")
+        prompts = prompts_from_frame(shell, args.source)
+    else:
+        prompts = [line.strip() for line in (cell or "").splitlines() if line.strip()]
+    if not prompts:
+        raise fail("scatter", "no prompts: one per line in the cell body, or --from DF[COL]")
+    client = current_client()
+    from agentfm_nb.magics.chat import resolve_peer, route_model
+
+    if args.peers:
+        peer_ids = [resolve_peer(client, peer, cmd="scatter") for peer in args.peers]
+    elif args.model is not None:
+        peer_ids = [w.peer_id for w in route_model(client, args.model, cmd="scatter")]
+    else:
+        # No routing given: the whole mesh, every worker that is online right now.
+        peer_ids = [w.peer_id for w in client.workers.list()]
+        if not peer_ids:
+            raise fail("scatter", "no workers are online")
+    grid = ScatterGrid(
+        prompts,
+        client=client,
+        peer_ids=peer_ids,
+        max_concurrency=args.concurrency,
+        max_retries=args.retries,
+    )
+    display(grid)
+    grid.start()
+    if args.wait:
+        try:
+            grid.result()
+        except KeyboardInterrupt:
+            grid.stop()
+            print("Stopped; finished prompts are kept in the grid.", file=sys.stderr)
+        if args.output:
+            store(shell, args.output, grid.dataframe)
+        return
+    if args.output:
+        var = args.output
+        when_done(grid, lambda _value: store(shell, var, grid.dataframe))
+        print(f"Running in the background; `{var}` is set to the results DataFrame when done.")

@@ -1,0 +1,35 @@
+"""``%agentfm workers``: the mesh radar, or a DataFrame of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
+
+from agentfm_nb.magics._commands import command
+from agentfm_nb.magics._session import check_var, current_client, store
+
+
+@command("workers", "Show the mesh's workers (a live table, or a DataFrame with -o).")
+@magic_arguments("agentfm workers")
+@argument("--model", metavar="M", default=None, help="only workers serving this model engine")
+@argument("--available", action="store_true", help="only workers with a free slot")
+@argument("--live", action="store_true", help="keep the table updating from the gateway")
+@argument("-o", "--output", metavar="VAR", default=None, help="store a DataFrame in VAR instead")
+def workers(shell: Any, args: Any, cell: str | None) -> None:
+    """List the workers on the mesh as a WorkerTable (or a pandas DataFrame with -o VAR)."""
+    check_var(args.output, cmd="workers")
+    client = current_client()
+    # Listed up front even for the widget: no gateway or a bad key fails the cell in one line.
+    listed = client.workers.list(model=args.model, available_only=args.available)
+    if args.output is not None:
+        from agentfm_nb.scatter.frames import workers_to_dataframe
+
+        store(shell, args.output, workers_to_dataframe(listed))
+        print(f"Stored {len(listed)} worker(s) in `{args.output}`.")
+        return
+    from agentfm_nb.widgets import WorkerTable
+
+    table = WorkerTable(client, live=args.live, model=args.model, available_only=args.available)
+    display(table)

@@ -1,0 +1,148 @@
+"""``kind = "command"``: one subprocess per task, its stdout streamed line by line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+
+from agentfm_nb.mesh.agents.base import AgentError, LineSplitter
+
+READ_SIZE = 256 * 1024
+STDERR_TAIL = 4096
+# after the agent itself exits, grandchildren still holding its stdout get this long
+EXIT_GRACE_S = 0.5
+# Linux refuses one environment string over 128 KiB; the full prompt is always on stdin
+MAX_ENV_PROMPT = 96 * 1024
+
+
+def kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the agent's whole process group (it is its own session leader)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class CommandAgent:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = dict(env or {})
+
+    def _environ(self, prompt: str, output_dir: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        env["AGENTFM_OUTPUT_DIR"] = str(output_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        if len(prompt) <= MAX_ENV_PROMPT // 4 or len(prompt.encode()) <= MAX_ENV_PROMPT:
+            env["AGENTFM_PROMPT"] = prompt
+        else:
+            env.pop("AGENTFM_PROMPT", None)
+            env["AGENTFM_PROMPT_TRUNCATED"] = "1"
+        return env
+
+    async def stream(self, prompt: str, output_dir: Path) -> AsyncIterator[list[str]]:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self.cwd,
+                env=self._environ(prompt, output_dir),
+                start_new_session=True,
+                limit=READ_SIZE,
+            )
+        except OSError as exc:
+            raise AgentError(
+                f"cannot start agent {self.argv[0]!r}: {exc.strerror or exc}"
+            ) from None
+        assert proc.stdout is not None and proc.stderr is not None
+        helpers = [
+            asyncio.ensure_future(_feed_stdin(proc, prompt.encode())),
+            asyncio.ensure_future(_reap_group(proc)),
+        ]
+        stderr_task = asyncio.ensure_future(_tail(proc.stderr))
+        try:
+            splitter = LineSplitter()
+            while chunk := await proc.stdout.read(READ_SIZE):
+                lines = splitter.feed(chunk)
+                if lines:
+                    yield lines
+            rest = splitter.flush()
+            if rest:
+                yield rest
+            code = await proc.wait()
+            kill_group(proc)
+            try:
+                err = await asyncio.wait_for(asyncio.shield(stderr_task), 2.0)
+            except asyncio.TimeoutError:
+                err = ""
+            if code != 0:
+                raise AgentError(_exit_message(code, err), exit_code=code)
+        finally:
+            kill_group(proc)
+            for task in (*helpers, stderr_task):
+                task.cancel()
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+            await asyncio.gather(*helpers, stderr_task, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _exit_message(code: int, stderr_tail: str) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        head = f"agent killed by {name} (exit code {code})"
+    else:
+        head = f"agent exited with code {code}"
+    tail = stderr_tail.strip()
+    return f"{head}: {tail[-1000:]}" if tail else head
+
+
+async def _feed_stdin(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    stdin = proc.stdin
+    assert stdin is not None
+    try:
+        if data:
+            stdin.write(data)
+            await stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the agent does not read stdin; AGENTFM_PROMPT has it
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            stdin.close()
+
+
+async def _reap_group(proc: asyncio.subprocess.Process) -> None:
+    # A grandchild that inherited stdout would keep the stream open after the agent exits.
+    await proc.wait()
+    await asyncio.sleep(EXIT_GRACE_S)
+    kill_group(proc)
+
+
+async def _tail(reader: asyncio.StreamReader) -> str:
+    buf = bytearray()
+    while chunk := await reader.read(65536):
+        buf += chunk
+        if len(buf) > STDERR_TAIL:
+            del buf[:-STDERR_TAIL]
+    return buf.decode("utf-8", "replace")
+
+
+__all__ = ["CommandAgent", "kill_group"]

@@ -1,0 +1,84 @@
+"""A streaming ASGI response that notices a client leaving (or the gateway stopping) at once.
+
+uvicorn silently drops writes to a closed socket, so a stream that only writes would run its
+agent to the end for nobody. The body runs in its own task next to a watcher on ``receive``;
+whichever ends first cancels the other, and the body generator is always closed, which is what
+leaves a ``TaskRun`` context and kills the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+
+from starlette.types import Receive, Scope, Send
+
+from agentfm_nb.mesh.routes.common import GatewayState
+
+
+class WatchedStream:
+    """``body`` chunks sent as they come; the request is watched for a disconnect meanwhile."""
+
+    def __init__(
+        self,
+        body: AsyncGenerator[bytes, None],
+        *,
+        state: GatewayState,
+        media_type: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.body = body
+        self.state = state
+        self.status = status
+        raw = [(b"content-type", media_type.encode("latin-1"))]
+        raw.append((b"cache-control", b"no-cache"))
+        raw.append((b"x-accel-buffering", b"no"))
+        for k, v in (headers or {}).items():
+            raw.append((k.lower().encode("latin-1"), v.encode("latin-1")))
+        self.raw_headers = raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._started = self._completed = False
+        pump = asyncio.ensure_future(self._pump(send))
+        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        self.state.streams.add(pump)
+        disconnected = False
+        try:
+            await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            disconnected = watcher.done()
+        finally:
+            self.state.streams.discard(pump)
+            for task in (pump, watcher):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(pump, watcher, return_exceptions=True)
+        if self._started and not self._completed and not disconnected:
+            # Ended by the gateway (shutdown) with the client still there: close the body
+            # properly rather than dropping the connection mid-chunk.
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump(self, send: Send) -> None:
+        body = self.body
+        try:
+            await send(
+                {"type": "http.response.start", "status": self.status, "headers": self.raw_headers}
+            )
+            self._started = True
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            # Runs on cancel too: closing the generator leaves its TaskRun context.
+            with contextlib.suppress(Exception):
+                await body.aclose()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._completed = True
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -1,0 +1,85 @@
+"""Opening a task on the mesh and turning its run into wire bytes (shared by /api and /v1)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+from agentfm_nb.mesh.routes.common import GatewayState
+from agentfm_nb.mesh.runtime import TASK_ID_RE, TaskRun
+
+FILES_INCOMING = "[AGENTFM: FILES_INCOMING]"
+NO_FILES = "[AGENTFM: NO_FILES]"
+SENTINEL_PREFIX = "[AGENTFM:"
+ERROR_PREFIX = "❌ ERROR: "
+
+
+def mint_task_id() -> str:
+    return f"task_{uuid.uuid4().hex}"
+
+
+def valid_task_id(task_id: str) -> bool:
+    # fullmatch: "$" alone would let a trailing newline through
+    return TASK_ID_RE.fullmatch(task_id) is not None
+
+
+async def open_run(state: GatewayState, peer_id: str, prompt: str, task_id: str) -> OpenRun:
+    """Commit the task (slot taken, agent started); raises WorkerBusy / UnknownWorker."""
+    run = state.mesh.open_task(peer_id, prompt, task_id)
+    await run.__aenter__()
+    return OpenRun(state, run)
+
+
+class OpenRun:
+    """A run already entered; :meth:`batches` owns leaving its context."""
+
+    def __init__(self, state: GatewayState, run: TaskRun) -> None:
+        self.state = state
+        self.run = run
+        self.peer_id = run.peer_id
+        self.task_id = run.task_id
+        self._closed = False
+
+    async def batches(self, protocol: str) -> AsyncGenerator[list[str], None]:
+        """Agent stdout in batches of lines (whatever is ready at once, never held back).
+
+        The run's context is left when this generator ends or is closed, which stops the agent.
+        """
+        exc_info: tuple[Any, Any, Any] = (None, None, None)
+        try:
+            async with aclosing(self.run.batches()) as source:  # type: ignore[type-var]
+                async for batch in source:
+                    yield batch
+        except BaseException:
+            exc_info = sys.exc_info()
+            raise
+        finally:
+            await self.close(exc_info, protocol)
+
+    async def close(self, exc_info: tuple[Any, Any, Any], protocol: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.run.__aexit__(*exc_info)
+        finally:
+            if exc_info[0] is None:
+                self.state.metrics.task_finished(
+                    self.run.status, protocol=protocol, artifact=self.run.has_artifact
+                )
+            else:
+                self.state.metrics.task_finished("error", protocol=protocol)
+
+    async def api_body(self) -> AsyncGenerator[bytes, None]:
+        """``/api/execute`` wire bytes: the lines, an error line if any, then the sentinel."""
+        async with aclosing(self.batches("api")) as batches:
+            async for batch in batches:
+                yield ("\n".join(batch) + "\n").encode("utf-8", "surrogateescape")
+        tail = ""
+        if self.run.status != "ok":
+            tail = f"{ERROR_PREFIX}{self.run.error or 'agent failed'}\n"
+        tail += (FILES_INCOMING if self.run.has_artifact else NO_FILES) + "\n"
+        yield tail.encode()

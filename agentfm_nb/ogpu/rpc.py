@@ -1,0 +1,85 @@
+"""One connection to a node for a ``ChainConfig``: web3 objects, chain-id check, error mapping."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import requests
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ProviderConnectionError
+
+from agentfm_nb.ogpu.abi import NEXUS_ABI, SOURCE_ABI, TASK_ABI, TERMINAL_ABI
+from agentfm_nb.ogpu.chain import ChainConfig
+from agentfm_nb.ogpu.errors import ChainConnectionError, ChainMismatchError
+
+T = TypeVar("T")
+
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    ProviderConnectionError,
+    ConnectionError,
+)
+
+
+class Connection:
+    """Web3 bound to one chain config. Requests fail fast (no transport retries) so a dead node
+    surfaces as ``ChainConnectionError`` at once."""
+
+    def __init__(self, chain: ChainConfig, *, request_timeout: float = 10.0) -> None:
+        self.chain = chain
+        provider = HTTPProvider(
+            chain.rpc_url,
+            request_kwargs={"timeout": request_timeout},
+            exception_retry_configuration=None,
+        )
+        # typed Any: we pass plain str addresses/hashes, which web3 accepts at run time
+        self.w3: Any = Web3(provider)
+        self.nexus = self.w3.eth.contract(
+            address=Web3.to_checksum_address(chain.nexus), abi=NEXUS_ABI
+        )
+        self.terminal = self.w3.eth.contract(
+            address=Web3.to_checksum_address(chain.terminal), abi=TERMINAL_ABI
+        )
+        self._verified = False
+        self._lock = threading.Lock()
+
+    def task(self, address: str) -> Any:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=TASK_ABI)
+
+    def source(self, address: str) -> Any:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=SOURCE_ABI)
+
+    @contextmanager
+    def transport(self) -> Iterator[None]:
+        """Map transport failures to ``ChainConnectionError`` (contract errors pass through)."""
+        try:
+            yield
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainConnectionError(self.chain.rpc_url, type(exc).__name__) from None
+
+    def call(self, fn: Callable[[], T]) -> T:
+        with self.transport():
+            return fn()
+
+    def ensure_chain_id(self) -> None:
+        """Compare the node's chain id with the configured one (once per connection)."""
+        if self._verified:
+            return
+        with self._lock:
+            if self._verified:
+                return
+            actual = int(self.call(lambda: self.w3.eth.chain_id))
+            if actual != self.chain.chain_id:
+                raise ChainMismatchError(self.chain.chain_id, actual, self.chain.rpc_url)
+            self._verified = True
+
+    def chain_time(self) -> int:
+        block = self.call(lambda: self.w3.eth.get_block("latest"))
+        return int(block["timestamp"])
+
+    def __repr__(self) -> str:
+        return f"Connection(chain={self.chain.name!r}, rpc_url={self.chain.rpc_url!r})"

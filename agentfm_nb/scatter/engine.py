@@ -1,0 +1,622 @@
+"""The asyncio scatter engine shared by the sync and async clients.
+
+It is transport-free: it only awaits the ``run_one(peer_id, prompt)`` coroutine it is given and
+reads ``peers``. Scheduling is event driven (each finished attempt launches the next ones), the
+least-loaded free peer comes off a lazily updated heap, so a batch of n prompts over p peers costs
+O(n log p) bookkeeping and no polling.
+
+Cancellation keeps partial results: :func:`scatter` raises :class:`ScatterCancelled` (a
+``CancelledError``, so task cancellation still propagates) whose ``.partial`` holds every
+finished row plus ``"cancelled"`` rows for the rest; a :class:`ScatterRun` keeps its rows after a
+cancel too (``run.partial()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol
+
+from agentfm_nb.errors import AgentFMError
+from agentfm_nb.scatter.results import (
+    EventState,
+    ScatterEvent,
+    ScatterResult,
+    ScatterResults,
+    SyncRunner,
+    describe_error,
+)
+
+_log = logging.getLogger(__name__)
+
+OnError = Literal["return", "stop"]
+# The SDK's default when the peers' capacity is unknown (plain peer id strings).
+_UNKNOWN_CAPACITY_CONCURRENCY = 8
+_UNKNOWN_CAPACITY_SCALE = 1e6
+# A failing worker fails fast; re-list the peers at most this often, not once per failure.
+_RELIST_INTERVAL_S = 0.5
+
+
+class PeerLike(Protocol):
+    @property
+    def peer_id(self) -> str: ...
+    @property
+    def max_tasks(self) -> int: ...
+    @property
+    def current_tasks(self) -> int: ...
+
+
+class TaskOutput(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+PeerSpec = PeerLike | str
+PeersSource = Sequence[PeerSpec] | Callable[[], Awaitable[Sequence[PeerSpec]]]
+RunOne = Callable[[str, str], Awaitable[Any]]
+OnEvent = Callable[[ScatterEvent], object]
+
+
+class ScatterCancelled(asyncio.CancelledError):
+    """The scatter was cancelled; ``.partial`` holds the finished rows and ``cancelled`` ones."""
+
+    def __init__(self, partial: ScatterResults) -> None:
+        super().__init__("scatter cancelled")
+        self.partial = partial
+
+
+class _Peer:
+    __slots__ = ("alive", "cap", "inflight", "peer_id", "version")
+
+    def __init__(self, peer_id: str, cap: int | None) -> None:
+        self.peer_id = peer_id
+        self.cap = cap  # None: capacity unknown, only the global limit applies
+        self.inflight = 0
+        self.alive = True
+        self.version = 0
+
+    def load(self) -> float:
+        if self.cap is None:
+            # Unknown capacity sorts before any capped peer that is full, spread by in-flight.
+            return self.inflight / _UNKNOWN_CAPACITY_SCALE
+        return self.inflight / self.cap if self.cap else float("inf")
+
+    def has_room(self) -> bool:
+        return self.alive and (self.cap is None or self.inflight < self.cap)
+
+
+class _Item:
+    __slots__ = ("attempts", "excluded", "index", "last_peer", "prompt", "started")
+
+    def __init__(self, index: int, prompt: str) -> None:
+        self.index = index
+        self.prompt = prompt
+        self.attempts = 0
+        self.excluded: set[str] = set()
+        self.last_peer: str | None = None
+        self.started: float | None = None
+
+
+def _peer_fields(p: PeerSpec) -> tuple[str, int | None, bool]:
+    """(peer id, free slots or None when unknown, online) of a peer description."""
+    if isinstance(p, str):
+        return p, None, True
+    peer_id = str(p.peer_id)
+    max_tasks = getattr(p, "max_tasks", None)
+    online = bool(getattr(p, "online", True))
+    if not isinstance(max_tasks, int) or max_tasks <= 0:
+        return peer_id, None, online
+    current = getattr(p, "current_tasks", 0)
+    current = current if isinstance(current, int) else 0
+    return peer_id, max(max_tasks - current, 0), online
+
+
+class ScatterRun:
+    """One scatter in flight: start it, iterate completions, wait for all, or cancel.
+
+    Rows survive cancellation: ``partial()`` returns them with unfinished ones as ``cancelled``.
+    """
+
+    def __init__(
+        self,
+        prompts: Sequence[str],
+        *,
+        run_one: RunOne,
+        peers: PeersSource,
+        max_concurrency: int | None = None,
+        max_retries: int = 2,
+        task_timeout: float | None = None,
+        on_error: OnError = "return",
+        on_event: OnEvent | None = None,
+        sync_runner: SyncRunner | None = None,
+        index_map: Sequence[int] | None = None,
+    ) -> None:
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a sequence of strings, not one string")
+        if on_error not in ("return", "stop"):
+            raise ValueError(f"on_error must be 'return' or 'stop', not {on_error!r}")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        if task_timeout is not None and task_timeout <= 0:
+            raise ValueError("task_timeout must be > 0")
+        self.prompts = [str(p) for p in prompts]
+        self._run_one = run_one
+        self._peers_source = peers
+        self._max_concurrency = max_concurrency
+        self._max_retries = max_retries
+        self._task_timeout = task_timeout
+        self._on_error: OnError = on_error
+        self._on_event = on_event
+        self._sync_runner = sync_runner
+        self._index_map = list(index_map) if index_map is not None else None
+        n = len(self.prompts)
+        self.rows: list[ScatterResult | None] = [None] * n
+        self._items = [_Item(i, p) for i, p in enumerate(self.prompts)]
+        self._fresh: deque[_Item] = deque(self._items)
+        self._retrying: list[_Item] = []
+        self._peers: dict[str, _Peer] = {}
+        self._heap: list[tuple[float, int, int, _Peer]] = []
+        self._seq = itertools.count()
+        self._limit = 1
+        self._inflight = 0
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._finished = 0
+        self._completed: asyncio.Queue[int] | None = None
+        self._all_done: asyncio.Event | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._last_refresh = float("-inf")
+        self._started = False
+        self._stopping = False
+
+    # ----------------------------------------------------------------- public
+
+    @property
+    def done(self) -> bool:
+        return self._finished == len(self.rows)
+
+    async def start(self) -> None:
+        """Resolve the peers and launch the first attempts (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        self._all_done = asyncio.Event()
+        peers = self._peers_source
+        listed = await peers() if callable(peers) else peers
+        self._set_peers(listed, initial=True)
+        if not self._peers and self.rows:
+            raise ValueError("scatter needs at least one peer")
+        for item in self._items:
+            self._emit(item.index, "queued", None, 0, None)
+        if not self.rows:
+            self._all_done.set()
+        self._pump()
+
+    def __aiter__(self) -> AsyncIterator[tuple[int, ScatterResult]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[tuple[int, ScatterResult]]:
+        if self._completed is None:
+            self._completed = asyncio.Queue()
+            for i, row in enumerate(self.rows):  # rows finished before iteration began
+                if row is not None:
+                    self._completed.put_nowait(i)
+        await self.start()
+        for _ in range(len(self.rows)):
+            i = await self._completed.get()
+            row = self.rows[i]
+            assert row is not None
+            yield i, row
+
+    async def wait(self) -> ScatterResults:
+        """Wait for every row; on cancel, stop the rest and raise :class:`ScatterCancelled`."""
+        try:
+            await self.start()
+            assert self._all_done is not None
+            await self._all_done.wait()
+            if self._tasks:  # on_error="stop" cancelled attempts: let them close their streams
+                await self.aclose()
+        except asyncio.CancelledError:
+            await self.aclose()
+            raise ScatterCancelled(self.partial()) from None
+        return self.results()
+
+    def cancel(self) -> None:
+        """Cancel in-flight attempts and mark every unfinished row ``cancelled`` (sync)."""
+        self._stop()
+
+    async def aclose(self) -> None:
+        """Cancel what is left and wait until every attempt has unwound (responses closed)."""
+        self._stop()
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_task.cancel()
+            tasks.append(self._refresh_task)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> ScatterRun:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def results(self) -> ScatterResults:
+        """All rows; only valid once :attr:`done`."""
+        if not self.done:
+            raise RuntimeError("scatter still running; use partial() for the rows so far")
+        return self._result_set([r for r in self.rows if r is not None])
+
+    def partial(self) -> ScatterResults:
+        """Finished rows plus ``cancelled`` rows for the unfinished ones."""
+        rows = [
+            r if r is not None else self._cancelled_row(self._items[i])
+            for i, r in enumerate(self.rows)
+        ]
+        return self._result_set(rows)
+
+    # ------------------------------------------------------------- scheduling
+
+    def _set_peers(self, listed: Sequence[PeerSpec], *, initial: bool) -> None:
+        seen: set[str] = set()
+        fresh: list[tuple[str, int | None]] = []
+        for spec in listed:
+            peer_id, free, online = _peer_fields(spec)
+            if peer_id in seen or not online:
+                continue
+            seen.add(peer_id)
+            known = self._peers.get(peer_id)
+            if known is None:
+                fresh.append((peer_id, free))
+            elif not known.alive:
+                known.alive = True
+                self._touch(known)
+        for peer in self._peers.values():
+            if peer.peer_id not in seen and peer.alive:
+                peer.alive = False
+                peer.version += 1
+        if initial and fresh and all(f == 0 for _, f in fresh):
+            # Every worker is busy right now: use their full size and let the gateway say 503
+            # (a retryable failure) rather than never dispatching at all.
+            sizes = {str(s.peer_id): s.max_tasks for s in listed if not isinstance(s, str)}
+            fresh = [(pid, sizes.get(pid) or None) for pid, _ in fresh]
+        for peer_id, free in fresh:
+            peer = _Peer(peer_id, free)
+            self._peers[peer_id] = peer
+            self._touch(peer)
+        if self._max_concurrency is not None:
+            self._limit = self._max_concurrency
+        else:
+            alive = [p for p in self._peers.values() if p.alive]
+            if any(p.cap is None for p in alive):
+                sized = sum(p.cap or 0 for p in alive)
+                self._limit = max(_UNKNOWN_CAPACITY_CONCURRENCY, sized)
+            else:
+                self._limit = max(1, sum(p.cap or 0 for p in alive))
+
+    def _touch(self, peer: _Peer) -> None:
+        """Re-key a peer in the heap after its load changed (old entries go stale)."""
+        peer.version += 1
+        heapq.heappush(self._heap, (peer.load(), next(self._seq), peer.version, peer))
+        if len(self._heap) > 4 * len(self._peers) + 64:
+            self._heap = [
+                (p.load(), next(self._seq), p.version, p) for p in self._peers.values() if p.alive
+            ]
+            heapq.heapify(self._heap)
+
+    def _pick(self) -> _Peer | None:
+        heap = self._heap
+        while heap:
+            _, _, version, peer = heap[0]
+            if version != peer.version or not peer.alive:
+                heapq.heappop(heap)
+                continue
+            return peer if peer.has_room() else None
+        return None
+
+    def _pick_excluding(self, item: _Item) -> _Peer | None:
+        # Retries are few, so a scan is fine; prefer peers that have not failed this prompt.
+        allowed = [
+            p
+            for p in self._peers.values()
+            if p.alive and p.cap != 0 and p.peer_id not in item.excluded
+        ]
+        if not allowed:
+            if self._refresh_task is not None and not self._refresh_task.done():
+                return None  # a re-listing may bring a peer this prompt has not failed on
+            item.excluded.clear()
+            return self._pick()
+        best: _Peer | None = None
+        for p in allowed:
+            if p.has_room() and (best is None or p.load() < best.load()):
+                best = p
+        return best
+
+    def _pump(self) -> None:
+        if self._stopping:
+            return
+        while self._inflight < self._limit and (self._retrying or self._fresh):
+            item: _Item | None = None
+            peer: _Peer | None = None
+            for k, waiting in enumerate(self._retrying):
+                peer = self._pick_excluding(waiting)
+                if peer is not None:
+                    item = self._retrying.pop(k)
+                    break
+            if item is None and self._fresh:
+                peer = self._pick()
+                if peer is not None:
+                    item = self._fresh.popleft()
+            if item is None or peer is None:
+                break
+            self._launch(item, peer)
+        if (
+            self._inflight == 0
+            and (self._retrying or self._fresh)
+            and (self._refresh_task is None or self._refresh_task.done())
+        ):
+            # Nothing running and nothing placeable: no live peer is left.
+            stranded = [*self._retrying, *self._fresh]
+            self._retrying.clear()
+            self._fresh.clear()
+            for item in stranded:
+                self._finish_failed(item, "no live peer left to run this prompt", "NoPeerError")
+
+    def _launch(self, item: _Item, peer: _Peer) -> None:
+        peer.inflight += 1
+        self._inflight += 1
+        self._touch(peer)
+        item.attempts += 1
+        item.last_peer = peer.peer_id
+        if item.started is None:
+            item.started = time.monotonic()
+        self._emit(item.index, "running", peer.peer_id, item.attempts, None)
+        self._tasks[item.index] = asyncio.ensure_future(self._attempt(item, peer))
+
+    async def _attempt(self, item: _Item, peer: _Peer) -> None:
+        try:
+            call = self._run_one(peer.peer_id, item.prompt)
+            if self._task_timeout is None:
+                out = await call
+            else:
+                out = await asyncio.wait_for(call, self._task_timeout)
+        except asyncio.CancelledError:
+            self._release(item, peer)
+            raise
+        except Exception as exc:
+            self._release(item, peer)
+            if isinstance(exc, asyncio.TimeoutError):
+                message, kind = f"timed out after {self._task_timeout:g}s", "TimeoutError"
+            else:
+                message, kind = describe_error(exc)
+                if not isinstance(exc, AgentFMError):
+                    _log.warning("scatter prompt #%d: %s: %s", item.index, kind, message)
+            self._failed_attempt(item, peer, message, kind)
+        else:
+            self._release(item, peer)
+            self._finish_ok(item, peer, out)
+        self._pump()
+
+    def _release(self, item: _Item, peer: _Peer) -> None:
+        self._tasks.pop(item.index, None)
+        peer.inflight -= 1
+        self._inflight -= 1
+        if peer.alive:
+            self._touch(peer)
+
+    def _failed_attempt(self, item: _Item, peer: _Peer, message: str, kind: str) -> None:
+        if self._stopping:
+            return
+        item.excluded.add(peer.peer_id)
+        if item.attempts <= self._max_retries:
+            self._emit(item.index, "retrying", peer.peer_id, item.attempts, message)
+            self._retrying.append(item)
+            self._refresh_peers()
+            return
+        self._finish_failed(item, message, kind)
+        if self._on_error == "stop":
+            self._stop()
+
+    def _refresh_peers(self) -> None:
+        source = self._peers_source
+        if not callable(source):
+            return
+        if self._refresh_task is not None and not self._refresh_task.done():
+            return
+        now = time.monotonic()
+        if now - self._last_refresh < _RELIST_INTERVAL_S:
+            return
+        self._last_refresh = now
+
+        async def refresh() -> None:
+            try:
+                listed = await source()
+            except Exception as exc:  # the gateway may be down; keep the peers we know
+                _log.debug("scatter: re-listing peers failed: %s", exc)
+            else:
+                if not self._stopping:
+                    self._set_peers(listed, initial=False)
+            finally:
+                self._refresh_task = None
+            self._pump()
+
+        self._refresh_task = asyncio.ensure_future(refresh())
+
+    def _stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        for item in [*self._retrying, *self._fresh]:
+            self._finish(item, self._cancelled_row(item), "cancelled", None)
+        self._retrying.clear()
+        self._fresh.clear()
+        for index, task in list(self._tasks.items()):
+            item = self._items[index]
+            self._finish(item, self._cancelled_row(item), "cancelled", item.last_peer)
+            task.cancel()
+
+    # ---------------------------------------------------------------- results
+
+    def _global(self, index: int) -> int:
+        return self._index_map[index] if self._index_map is not None else index
+
+    def _latency(self, item: _Item) -> float:
+        return time.monotonic() - item.started if item.started is not None else 0.0
+
+    def _cancelled_row(self, item: _Item) -> ScatterResult:
+        return ScatterResult(
+            prompt=item.prompt,
+            worker_id=item.last_peer,
+            status="cancelled",
+            error="cancelled before it finished",
+            index=self._global(item.index),
+            attempts=item.attempts,
+            latency_s=self._latency(item),
+            error_type="CancelledError",
+        )
+
+    def _finish_ok(self, item: _Item, peer: _Peer, out: Any) -> None:
+        worker = getattr(out, "worker_id", None) or peer.peer_id
+        artifacts = getattr(out, "artifacts", None) or []
+        row = ScatterResult(
+            prompt=item.prompt,
+            worker_id=str(worker),
+            status="success",
+            text=str(getattr(out, "text", "") or ""),
+            artifacts=[Path(a) for a in artifacts],
+            index=self._global(item.index),
+            attempts=item.attempts,
+            latency_s=self._latency(item),
+        )
+        self._finish(item, row, "done", row.worker_id)
+
+    def _finish_failed(self, item: _Item, message: str, kind: str) -> None:
+        row = ScatterResult(
+            prompt=item.prompt,
+            worker_id=item.last_peer,
+            status="failed",
+            error=message,
+            index=self._global(item.index),
+            attempts=item.attempts,
+            latency_s=self._latency(item),
+            error_type=kind,
+        )
+        self._finish(item, row, "failed", item.last_peer)
+
+    def _finish(self, item: _Item, row: ScatterResult, state: EventState, peer: str | None) -> None:
+        if self.rows[item.index] is not None:
+            return
+        self.rows[item.index] = row
+        self._finished += 1
+        self._emit(item.index, state, peer, item.attempts, row.error)
+        if self._completed is not None:
+            self._completed.put_nowait(item.index)
+        if self._finished == len(self.rows) and self._all_done is not None:
+            self._all_done.set()
+
+    def _emit(
+        self, index: int, state: EventState, peer: str | None, attempt: int, error: str | None
+    ) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(ScatterEvent(self._global(index), state, peer, attempt, error))
+        except Exception:  # a broken progress display must not break the batch
+            _log.exception("scatter on_event callback failed; events disabled for this run")
+            self._on_event = None
+
+    def _result_set(self, rows: list[ScatterResult]) -> ScatterResults:
+        settings = dict(
+            run_one=self._run_one,
+            peers=self._peers_source,
+            max_concurrency=self._max_concurrency,
+            max_retries=self._max_retries,
+            task_timeout=self._task_timeout,
+            on_error=self._on_error,
+            sync_runner=self._sync_runner,
+        )
+        on_event = self._on_event
+
+        async def retry(prompts: list[str], positions: list[int]) -> ScatterResults:
+            run = ScatterRun(prompts, on_event=on_event, index_map=positions, **settings)  # type: ignore[arg-type]
+            return await run.wait()
+
+        return ScatterResults(rows, retry=retry, sync_runner=self._sync_runner)
+
+
+async def scatter(
+    prompts: Sequence[str],
+    *,
+    run_one: RunOne,
+    peers: PeersSource,
+    max_concurrency: int | None = None,
+    max_retries: int = 2,
+    task_timeout: float | None = None,
+    on_error: OnError = "return",
+    on_event: OnEvent | None = None,
+    sync_runner: SyncRunner | None = None,
+    partial_on_cancel: bool = False,
+) -> ScatterResults:
+    """Run every prompt on the peers; rows come back in input order, failures as rows.
+
+    On cancellation raises :class:`ScatterCancelled` carrying the partial result set, or, with
+    ``partial_on_cancel=True`` (for a sync caller blocked on a portal), returns that set.
+    """
+    run = ScatterRun(
+        prompts,
+        run_one=run_one,
+        peers=peers,
+        max_concurrency=max_concurrency,
+        max_retries=max_retries,
+        task_timeout=task_timeout,
+        on_error=on_error,
+        on_event=on_event,
+        sync_runner=sync_runner,
+    )
+    try:
+        return await run.wait()
+    except ScatterCancelled as exc:
+        if partial_on_cancel:
+            return exc.partial
+        raise
+
+
+async def scatter_iter(
+    prompts: Sequence[str],
+    *,
+    run_one: RunOne,
+    peers: PeersSource,
+    max_concurrency: int | None = None,
+    max_retries: int = 2,
+    task_timeout: float | None = None,
+    on_error: OnError = "return",
+    on_event: OnEvent | None = None,
+) -> AsyncIterator[tuple[int, ScatterResult]]:
+    """Yield ``(index, row)`` as each prompt finishes; leaving early cancels the rest."""
+    run = ScatterRun(
+        prompts,
+        run_one=run_one,
+        peers=peers,
+        max_concurrency=max_concurrency,
+        max_retries=max_retries,
+        task_timeout=task_timeout,
+        on_error=on_error,
+        on_event=on_event,
+    )
+    async with run:
+        async for pair in run:
+            yield pair

@@ -1,0 +1,185 @@
+"""What every agentfm_nb widget shares: background work on the client's portal loop, custom
+message dispatch, a safe client/URL, and display fallbacks refreshed when work ends."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import html
+import threading
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import anywidget
+
+from agentfm_nb.widgets import _static
+
+
+def safe_url(url: str) -> str:
+    """The gateway URL without credentials or query (never show a key)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def make_async_client(client: Any) -> Any:
+    """An ``AsyncAgentFMClient`` for the portal loop, with the options of ``client``.
+
+    httpx async connections belong to the loop that opened them, so a sync client (or ``None``:
+    the session default) gets an async twin created for the portal loop.
+    """
+    from agentfm_nb.client import AgentFMClient, AsyncAgentFMClient
+    from agentfm_nb.client._default import get_default_async_client
+
+    if client is None:
+        return get_default_async_client()
+    if isinstance(client, AsyncAgentFMClient):
+        return client
+    if isinstance(client, AgentFMClient):
+        return AsyncAgentFMClient(
+            client.gateway_url,
+            timeout=client.timeout,
+            retries=client.retries,
+            artifacts_dir=client.artifacts_dir,
+            api_key=client.api_key,
+        )
+    if isinstance(client, str):
+        return AsyncAgentFMClient(client)
+    raise TypeError(
+        f"client must be an AgentFMClient, AsyncAgentFMClient or URL, not {type(client).__name__}"
+    )
+
+
+class BaseWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    """Base of the agentfm_nb widgets (not displayed on its own)."""
+
+    _bundle = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The bundle text is read per instance so a rebuilt front-end is picked up.
+        kwargs.setdefault("_esm", _static.read_esm(self._bundle))
+        super().__init__(**kwargs)
+        self._display_id = f"agentfm-{uuid.uuid4().hex}"
+        self._displayed = False
+        self._parent: dict[str, Any] | None = None
+        self._tasks: set[concurrent.futures.Future[Any]] = set()
+        self._lock = threading.RLock()
+        self.on_msg(self._dispatch)
+
+    # --- background work ---------------------------------------------------------------------
+    def _submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        from agentfm_nb.client._portal import portal
+
+        fut = portal().submit(coro)
+        with self._lock:
+            self._tasks.add(fut)
+        fut.add_done_callback(self._forget)
+        return fut
+
+    def _forget(self, fut: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._tasks.discard(fut)
+
+    def _cancel_all(self) -> None:
+        with self._lock:
+            tasks = list(self._tasks)
+        for fut in tasks:
+            fut.cancel()  # run_coroutine_threadsafe futures cancel the task on the loop
+
+    @staticmethod
+    def _loop() -> asyncio.AbstractEventLoop:
+        from agentfm_nb.client._portal import portal
+
+        return portal().loop
+
+    def _emit(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        """A custom message to the browser (``send`` is free for subclasses: ChatWidget.send)."""
+        anywidget.AnyWidget.send(self, content, buffers)
+
+    # --- messages from the browser -------------------------------------------------------------
+    def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict):
+            return
+        handler = getattr(self, f"_on_{content.get('kind', '')}", None)
+        if callable(handler):
+            handler(content, buffers)
+
+    # --- display and fallbacks ----------------------------------------------------------------
+    def _fallback_text(self) -> str:
+        return type(self).__name__
+
+    def _fallback_html(self) -> str:
+        return f"<pre>{html.escape(self._fallback_text())}</pre>"
+
+    def __repr__(self) -> str:
+        return self._fallback_text().splitlines()[0]
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "text/plain": self._fallback_text(),
+            "text/html": self._fallback_html(),
+        }
+        if self._view_name is not None and self.comm is not None:
+            data["application/vnd.jupyter.widget-view+json"] = {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.model_id,
+            }
+        return data
+
+    def _ipython_display_(self) -> None:
+        # Displayed with a display_id so the fallbacks can be refreshed with the final state.
+        from IPython.display import display
+
+        self._displayed = True
+        self._parent = _current_parent()
+        display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
+
+    def refresh_display(self) -> None:
+        """Re-render every display of this widget (fallbacks carry the latest state)."""
+        if not self._displayed:
+            return
+        try:
+            _update_display(self._repr_mimebundle_(), self._display_id, self._parent)
+        except Exception:  # no kernel or a closed socket: nothing to refresh
+            pass
+
+
+def _current_parent() -> dict[str, Any] | None:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        header = shell.display_pub.parent_header if shell is not None else None
+        return dict(header) if header else None
+    except Exception:
+        return None
+
+
+def _update_display(data: dict[str, Any], display_id: str, parent: dict[str, Any] | None) -> None:
+    """``update_display_data`` tied to the cell that displayed the widget.
+
+    Work ends on the portal thread, where the kernel's current parent header is not the cell's;
+    frontends (and nbclient) route display updates by that parent, so it is sent explicitly.
+    """
+    from IPython import get_ipython
+    from IPython.display import update_display
+
+    shell = get_ipython()
+    pub = getattr(shell, "display_pub", None)
+    session = getattr(pub, "session", None)
+    if parent is None or session is None or threading.current_thread() is threading.main_thread():
+        update_display(data, raw=True, display_id=display_id)
+        return
+    content = {"data": data, "metadata": {}, "transient": {"display_id": display_id}}
+    session.send(pub.pub_socket, "update_display_data", content, parent=parent, ident=pub.topic)
+
+
+__all__ = ["BaseWidget", "make_async_client", "safe_url"]

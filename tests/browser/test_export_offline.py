@@ -1,0 +1,63 @@
+"""The exported HTML of the executed quickstart renders its widgets with the network blocked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from agentfm_nb.export import export_html
+from agentfm_nb.export.execute import execute_notebook
+from tests.browser.conftest import REPO, block_remote
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("export")
+    clean = {"AGENTFM_API_KEY": None, "AGENTFM_API_KEYS": None, "AGENTFM_GATEWAY_URL": None}
+    result = execute_notebook(
+        REPO / "notebooks" / "01_quickstart.ipynb", cwd=work, timeout=120, env=clean
+    )
+    path = work / "01_quickstart.ipynb"
+    nbformat.write(result.notebook, path)
+    return path
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("assets", ["copy", "inline"])
+def test_exported_widgets_render_offline(
+    page: Any, executed: Path, tmp_path: Path, output_dir: Path, assets: str
+) -> None:
+    html = export_html(executed, tmp_path / "site" / "quickstart.html", assets=assets)  # type: ignore[arg-type]
+    blocked: list[str] = []
+    block_remote(page, blocked)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(html.as_uri())
+
+    page.wait_for_function(
+        "document.querySelectorAll('.afm-wt .afm-wt-row').length >= 4", timeout=30_000
+    )
+    rows = page.locator(".afm-wt .afm-wt-row").all_inner_texts()
+    assert any("Poet" in row for row in rows), rows
+    poem = page.locator(".afm-chat .afm-msg.assistant").inner_text()
+    assert len(poem.strip().splitlines()) >= 10, poem
+    assert "done 8" in page.locator(".afm-sg .afm-sg-legend").inner_text()
+    assert page.locator(".afm-gp").count() == 1
+    assert blocked == [], blocked  # nothing needed the network (no CDN fallback was tried)
+    assert errors == [], errors
+    page.screenshot(path=output_dir / f"export_{assets}.png", full_page=True)
