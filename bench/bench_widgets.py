@@ -156,7 +156,8 @@ def bench_chat(page: Any, lines: int) -> list[Row]:
         script.write_text(FAST_AGENT)
         cfg = Path(tmp) / "mesh.toml"
         cfg.write_text(
-            f'[[workers]]\nname = "Fast"\nengine = "fast"\nauthor = "bench"\ndescription = "2000 lines/s"\n'
+            '[[workers]]\nname = "Fast"\nengine = "fast"\nauthor = "bench"\n'
+            'description = "2000 lines/s"\n'
             f'kind = "command"\nargv = ["{sys.executable}", "-u", "{script}", "{lines}"]\n'
         )
         with LocalMeshGateway(

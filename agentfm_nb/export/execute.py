@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import subprocess
 from collections.abc import Mapping
@@ -45,9 +46,16 @@ def execute_notebook(
     notebook); its stdout is returned, which lets callers read results without re-running.
     ``env`` adds to (or, with ``None`` values, removes from) the kernel's environment.
     """
-    return asyncio.run(
-        _execute(src, cwd=Path(cwd), timeout=timeout, env=env, probe=probe, kernel_name=kernel_name)
+    coro = _execute(
+        src, cwd=Path(cwd), timeout=timeout, env=env, probe=probe, kernel_name=kernel_name
     )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from inside a running loop (a notebook, Playwright's sync API): use a thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def _execute(

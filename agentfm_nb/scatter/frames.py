@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+# Whoever builds one of our frames gets ``df.agentfm`` too (the client avoids importing pandas
+# until a frame is asked for, so this is where the accessor gets registered by default).
+import agentfm_nb.scatter.accessor  # noqa: F401
+
 if TYPE_CHECKING:
     from agentfm_nb.scatter.results import ScatterResult
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import html
 import threading
 import uuid
@@ -57,7 +58,7 @@ def make_async_client(client: Any) -> Any:
     )
 
 
-class BaseWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class BaseWidget(anywidget.AnyWidget):
     """Base of the agentfm_nb widgets (not displayed on its own)."""
 
     _bundle = ""
@@ -121,7 +122,8 @@ class BaseWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def __repr__(self) -> str:
         return self._fallback_text().splitlines()[0]
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+    def mimebundle(self) -> dict[str, Any]:
+        """The display data: the widget view plus ``text/plain`` and ``text/html`` fallbacks."""
         data: dict[str, Any] = {
             "text/plain": self._fallback_text(),
             "text/html": self._fallback_html(),
@@ -134,29 +136,31 @@ class BaseWidget(anywidget.AnyWidget):  # type: ignore[misc]
             }
         return data
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[Any, Any], dict[Any, Any]] | None:
+        return self.mimebundle(), {}
+
     def _ipython_display_(self) -> None:
         # Displayed with a display_id so the fallbacks can be refreshed with the final state.
         from IPython.display import display
 
         self._displayed = True
         self._parent = _current_parent()
-        display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
+        display(self.mimebundle(), raw=True, display_id=self._display_id)  # type: ignore[no-untyped-call]
 
     def refresh_display(self) -> None:
         """Re-render every display of this widget (fallbacks carry the latest state)."""
         if not self._displayed:
             return
-        try:
-            _update_display(self._repr_mimebundle_(), self._display_id, self._parent)
-        except Exception:  # no kernel or a closed socket: nothing to refresh
-            pass
+        # no kernel or a closed socket: nothing to refresh
+        with contextlib.suppress(Exception):
+            _update_display(self.mimebundle(), self._display_id, self._parent)
 
 
 def _current_parent() -> dict[str, Any] | None:
     try:
-        from IPython import get_ipython
+        from IPython.core.getipython import get_ipython
 
-        shell = get_ipython()
+        shell = get_ipython()  # type: ignore[no-untyped-call]
         header = shell.display_pub.parent_header if shell is not None else None
         return dict(header) if header else None
     except Exception:
@@ -169,14 +173,14 @@ def _update_display(data: dict[str, Any], display_id: str, parent: dict[str, Any
     Work ends on the portal thread, where the kernel's current parent header is not the cell's;
     frontends (and nbclient) route display updates by that parent, so it is sent explicitly.
     """
-    from IPython import get_ipython
+    from IPython.core.getipython import get_ipython
     from IPython.display import update_display
 
-    shell = get_ipython()
-    pub = getattr(shell, "display_pub", None)
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    pub: Any = getattr(shell, "display_pub", None)
     session = getattr(pub, "session", None)
     if parent is None or session is None or threading.current_thread() is threading.main_thread():
-        update_display(data, raw=True, display_id=display_id)
+        update_display(data, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
         return
     content = {"data": data, "metadata": {}, "transient": {"display_id": display_id}}
     session.send(pub.pub_socket, "update_display_data", content, parent=parent, ident=pub.topic)

@@ -212,7 +212,7 @@ class ColumnTable:
                 self.cols[name] = grown
         for name, s in diff.get("strings", {}).items():
             arr = self.strings.setdefault(name, [])
-            for i, v in zip(s["idx"], s["val"]):
+            for i, v in zip(s["idx"], s["val"], strict=False):
                 while len(arr) <= i:
                     arr.append("")
                 arr[i] = v

@@ -1,4 +1,4 @@
-"""``ChatWidget``: stream answers from one mesh agent into a chat (front end: ``js/widgets/chat.ts``)."""
+"""``ChatWidget``: stream answers from one mesh agent into a chat (``js/widgets/chat.ts``)."""
 
 from __future__ import annotations
 
@@ -269,7 +269,8 @@ class ChatWidget(BaseWidget):
         for m in self.history:
             meta = ""
             if m["role"] == "assistant" and m.get("peer_id"):
-                meta = f"<div><small>peer {html.escape(str(m['peer_id']))} · {m.get('duration_s')}s · {m.get('status')}</small></div>"
+                info = f"peer {m['peer_id']} · {m.get('duration_s')}s · {m.get('status')}"
+                meta = f"<div><small>{html.escape(info)}</small></div>"
             parts.append(
                 f"<div><b>{html.escape(m['role'])}</b><pre style='white-space:pre-wrap'>"
                 f"{html.escape(str(m['content']))}</pre>{meta}</div>"

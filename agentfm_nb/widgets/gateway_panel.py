@@ -80,7 +80,8 @@ class GatewayPanel(BaseWidget):
         i = self.info
         state = "running" if i.get("running") else "stopped"
         return (
-            f"GatewayPanel: {i.get('backend')} gateway {state} at {i.get('url')} (pid {i.get('pid')},"
+            f"GatewayPanel: {i.get('backend')} gateway {state} at {i.get('url')}"
+            f" (pid {i.get('pid')},"
             f" {i.get('online_workers')} workers online)"
         )
 

@@ -1,4 +1,4 @@
-"""``ScatterGrid``: a live grid of a scatter over the mesh (front end: ``js/widgets/scatter_grid.ts``)."""
+"""``ScatterGrid``: a live grid of a scatter over the mesh (``js/widgets/scatter_grid.ts``)."""
 
 from __future__ import annotations
 

@@ -70,13 +70,8 @@ def worker_columns(
         "last_seen": num(lambda w: _epoch(w.last_seen), "<f8"),
     }
     strings: dict[str, list[str]] = {"peer_id": peers}
-    for key, get in (
-        ("name", lambda w: w.name),
-        ("engine", lambda w: w.engine),
-        ("author", lambda w: w.author),
-        ("hardware", lambda w: w.hardware),
-    ):
-        strings[key] = ["" if w is None else str(get(w)) for w in by_row]
+    for key in ("name", "engine", "author", "hardware"):
+        strings[key] = ["" if w is None else str(getattr(w, key)) for w in by_row]
     return cols, strings
 
 
@@ -226,10 +221,9 @@ class WorkerTable(BaseWidget):
     # --- fallbacks ----------------------------------------------------------------------------
     def _fallback_text(self) -> str:
         s = self.summary
-        return (
-            f"WorkerTable: {s.get('online', 0)} online, {s.get('busy_slots', 0)}/{s.get('slots', 0)}"
-            f" slots busy ({s.get('state', '?')}) at {s.get('gateway_url', '')}"
-        )
+        busy = f"{s.get('busy_slots', 0)}/{s.get('slots', 0)}"
+        where = f"({s.get('state', '?')}) at {s.get('gateway_url', '')}"
+        return f"WorkerTable: {s.get('online', 0)} online, {busy} slots busy {where}"
 
     def _fallback_html(self) -> str:
         rows = []

@@ -33,7 +33,8 @@ function b64(s) { const bin = atob(s); const u = new Uint8Array(bin.length);
 function revive(v) {
   if (v && typeof v === "object" && v.__b64__ !== undefined) return b64(v.__b64__);
   if (Array.isArray(v)) return v.map(revive);
-  if (v && typeof v === "object") { const o = {}; for (const k in v) o[k] = revive(v[k]); return o; }
+  if (v && typeof v === "object") {
+    const o = {}; for (const k in v) o[k] = revive(v[k]); return o; }
   return v; }
 function makeModel(id, state) {
   const handlers = {};

@@ -46,7 +46,8 @@ def test_every_bundle_renders(tmp_path: Path) -> None:
         assert "Agent 0" in first or "Agent" in first
         page.fill("#wt input[type=text]", "agent 499")
         page.wait_for_function(
-            "[...document.querySelectorAll('#wt .afm-wt-row')].filter(r => r.style.display !== 'none').length === 1"
+            "[...document.querySelectorAll('#wt .afm-wt-row')]"
+            ".filter(r => r.style.display !== 'none').length === 1"
         )
         page.click("#wt .afm-wt-row")
         assert page.evaluate("window.models.wt.get('selected')") == [_W(499).peer_id]

@@ -1,4 +1,4 @@
-"""Widgets against the real embedded gateway: live payloads, throttling, Stop, fallbacks, secrets."""
+"""Widgets against the real embedded gateway: live payloads, throttling, Stop, fallbacks, keys."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_worker_table_live_rows_match_the_gateway(gateway: Any) -> None:
     finally:
         wt.stop()
     assert wt.summary["state"] == "stopped"
-    bundle = wt._repr_mimebundle_()
+    bundle = wt.mimebundle()
     assert f"{len(listed)} online" in bundle["text/plain"]
     assert "Echo" in bundle["text/html"]
 
@@ -93,7 +93,7 @@ def test_scatter_grid_throttles_and_ends_with_the_real_results(gateway: Any) -> 
     grid._handle_custom_msg({"kind": "detail", "index": 5}, [])
     detail = rec.custom("detail")[-1][0]
     assert detail["prompt"] == "item 5" and detail["text"].strip() == "item 5"
-    assert "300/300 finished" in grid._repr_mimebundle_()["text/plain"]
+    assert "300/300 finished" in grid.mimebundle()["text/plain"]
 
 
 def test_scatter_grid_stop_cancels_slow_tasks(start_gateway: Any) -> None:
@@ -137,7 +137,7 @@ def test_chat_streams_and_stop_really_cancels(start_gateway: Any) -> None:
     assert list(df["role"]) == ["user", "assistant", "user", "assistant"]
     chat.retry().result(timeout=60)
     assert chat.history[-2]["content"] == "another one"
-    assert "a poem about meshes" in chat._repr_mimebundle_()["text/plain"]
+    assert "a poem about meshes" in chat.mimebundle()["text/plain"]
 
 
 def test_chat_reports_a_bad_peer_as_one_line(gateway: Any) -> None:
@@ -165,7 +165,7 @@ def test_no_api_key_in_any_widget_state(start_gateway: Any, api_key: str) -> Non
         wt.stop()
     for w in (wt, chat, grid, panel):
         state = json.dumps(w.get_state(), default=lambda o: bytes(o).hex())
-        shown = json.dumps(w._repr_mimebundle_()) + repr(w)
+        shown = json.dumps(w.mimebundle()) + repr(w)
         assert api_key not in state and api_key not in shown
 
 
@@ -176,14 +176,14 @@ def test_gateway_panel_stop_button(start_gateway: Any) -> None:
     assert panel.info["running"] and panel.info["pid"] == gw.pid
     panel._handle_custom_msg({"kind": "stop"}, [])
     wait_until(lambda: not gw.running and not panel.info["running"], what="gateway stopped")
-    assert "stopped" in panel._repr_mimebundle_()["text/plain"]
+    assert "stopped" in panel.mimebundle()["text/plain"]
 
 
 @pytest.mark.parametrize("cls", [WorkerTable, ChatWidget])
 def test_fallbacks_exist_before_any_data(cls: Any, gateway: Any) -> None:
     w = cls(AgentFMClient(gateway.url))
     try:
-        bundle = w._repr_mimebundle_()
+        bundle = w.mimebundle()
         assert bundle["text/plain"] and bundle["text/html"].startswith("<")
         assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
     finally:
