@@ -484,6 +484,7 @@ class Mesh:
         self._online: int | None = None
         self._started = False
         self._closed = False
+        self._draining = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -517,6 +518,23 @@ class Mesh:
             if worker.online:
                 self._publish_online(worker)
 
+    async def drain(self, reason: str = "gateway shutting down") -> None:
+        """Refuse new tasks and stop the running ones; their streams end normally (status error).
+
+        Call before closing HTTP connections at shutdown so every stream gets its final lines.
+        """
+        self._draining = True
+        runs = list(self._runs)
+        for run in runs:
+            run._stop(reason)
+        pending = [run._producer for run in runs if run._producer is not None]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for run in runs:
+            if run._producer is None:  # reserved but never entered
+                run.error = reason
+                run._finish()
+
     async def aclose(self) -> None:
         """Kill every running agent (no orphans), end event streams, remove temp folders."""
         if self._closed:
@@ -526,14 +544,7 @@ class Mesh:
             self._tick.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick
-        runs = list(self._runs)
-        for run in runs:
-            run._stop("gateway shutting down")
-        pending = [run._producer for run in runs if run._producer is not None]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        for run in runs:
-            run._finish()
+        await self.drain()
         for agent in self._agents:
             with contextlib.suppress(Exception):
                 await agent.aclose()
@@ -670,7 +681,7 @@ class Mesh:
 
     def open_task(self, peer_id: str, prompt: str, task_id: str) -> TaskRun:
         """Reserve a slot now and return the run; enter it (``async with``) to start the agent."""
-        if not self._started or self._closed:
+        if not self._started or self._closed or self._draining:
             raise UnknownWorker(peer_id)
         if not is_valid_task_id(task_id):
             raise ValueError("Invalid task_id format")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,14 @@ import httpx
 import pytest
 
 from agentfm_nb.mesh.routes.openai import render_chat_prompt
-from tests.mesh._http_support import GATED_AGENT, command_worker, echo_worker, serve_inprocess
+from tests.mesh._http_support import (
+    GATED_AGENT,
+    await_until,
+    command_worker,
+    echo_worker,
+    pid_alive,
+    serve_inprocess,
+)
 
 MODEL_FIELDS = {
     "id", "object", "created", "owned_by", "description", "agentfm_name", "agentfm_engine",
@@ -184,3 +193,24 @@ async def test_routing_tiers_and_overload(tmp_path: Path) -> None:
             text = (await s.aread()).decode()
             assert "second line" in text and text.endswith("data: [DONE]\n\n")
             await s.aclose()
+
+
+async def test_non_stream_client_gone_stops_the_agent(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    worker = command_worker(tmp_path, "Slow", GATED_AGENT, env={"GATE_DIR": str(gate)})
+    async with serve_inprocess(tmp_path, [worker]) as served:
+        client = httpx.AsyncClient(base_url=served.url, timeout=60)
+        request = asyncio.ensure_future(
+            client.post("/v1/completions", json={"model": "Slow", "prompt": "p"})
+        )
+        assert await await_until(lambda: any(gate.glob("pid-*")))
+        pid = int(next(gate.glob("pid-*")).read_text())
+        request.cancel()  # the client gives up: its connection closes
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        await client.aclose()
+        assert await await_until(lambda: not pid_alive(pid)), "agent kept running for nobody"
+        snap = served.mesh.lookup(served.peer("Slow"))
+        assert snap is not None
+        assert await await_until(lambda: served.mesh.running_tasks == 0)

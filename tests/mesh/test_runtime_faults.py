@@ -162,3 +162,34 @@ async def test_slots_busy_and_released(tmp_path: Path) -> None:
             mesh.open_task("12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq", "x", "s4")
         with pytest.raises(ValueError):
             mesh.open_task(pid, "x", "../escape")
+
+
+async def test_drain_ends_streams_normally_and_refuses_new_tasks(tmp_path: Path) -> None:
+    from agentfm_nb.mesh.runtime import UnknownWorker
+
+    spec = command_worker(tmp_path, "Fam", FAMILY, max_tasks=3)
+    async with running_mesh(tmp_path, spec) as mesh:
+        pid = peer(mesh, "Fam")
+        got: asyncio.Queue[list[int]] = asyncio.Queue()
+
+        async def consume(i: int) -> tuple[list[str], str, str | None]:
+            async with mesh.open_task(pid, "x", f"drain{i}") as run:
+                lines = []
+                async for line in run.lines():
+                    lines.append(line)
+                    if line.startswith("pids"):
+                        got.put_nowait([int(p) for p in line.split()[1:]])
+            return lines, run.status, run.error
+
+        tasks = [asyncio.create_task(consume(i)) for i in range(2)]
+        pids = (await got.get()) + (await got.get())
+        idle = mesh.open_task(pid, "x", "drain-idle")  # reserved, never entered
+        await mesh.drain()
+        for lines, status, error in await asyncio.gather(*tasks):
+            assert lines[0].startswith("pids")
+            assert (status, error) == ("error", "gateway shutting down")
+        assert idle.status == "error" and idle.done
+        assert await _wait_gone(*pids)
+        assert mesh.lookup(pid).current_tasks == 0  # type: ignore[union-attr]
+        with pytest.raises(UnknownWorker):
+            mesh.open_task(pid, "x", "late")

@@ -48,9 +48,11 @@ class GatewayState:
     started: float = field(default_factory=time.monotonic)
     async_in_flight: int = 0
     background: set[asyncio.Task[None]] = field(default_factory=set)
-    streams: set[asyncio.Future[None]] = field(default_factory=set)
+    streams: set[asyncio.Future[Any]] = field(default_factory=set)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     boss_peer_id: str = ""
+    # /v1/models body, rebuilt when the mesh version moves
+    models_cache: tuple[int, bytes] | None = None
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started

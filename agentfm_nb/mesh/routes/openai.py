@@ -23,7 +23,7 @@ from agentfm_nb.mesh.routes.common import (
     read_body,
     state_of,
 )
-from agentfm_nb.mesh.routes.streaming import WatchedStream
+from agentfm_nb.mesh.routes.streaming import Abandoned, WatchedStream, unless_abandoned
 from agentfm_nb.mesh.routes.tasks import SENTINEL_PREFIX, OpenRun, mint_task_id, open_run
 from agentfm_nb.mesh.routes.workers import wire_agents
 from agentfm_nb.mesh.runtime import RouteError, UnknownWorker, WorkerBusy
@@ -75,9 +75,14 @@ def model_entry(agent: dict[str, Any], created: int) -> dict[str, Any]:
 
 async def list_models(request: Request) -> Response:
     state = state_of(request)
-    created = int(time.time() - state.uptime_s())
-    data = [model_entry(agent, created) for agent in wire_agents(state, include_offline=False)]
-    return json_response({"object": "list", "data": data})
+    version = state.mesh.version
+    cached = state.models_cache
+    if cached is None or cached[0] != version:
+        created = int(time.time() - state.uptime_s())
+        agents = wire_agents(state, include_offline=False)
+        data = [model_entry(agent, created) for agent in agents]
+        cached = state.models_cache = (version, dumps({"object": "list", "data": data}))
+    return Response(cached[1], media_type="application/json")
 
 
 def _message_text(content: Any) -> str:
@@ -228,6 +233,11 @@ def _stream(state: GatewayState, run: OpenRun, kind: str, model: str, cid: str) 
     )
 
 
+def _abandoned() -> Response:
+    # Only seen by a client that is still there, i.e. when the gateway is shutting down.
+    return error_response(503, "the gateway is shutting down", "internal_error")
+
+
 def _failed(run: OpenRun) -> Response:
     return error_response(502, run.run.error or "agent failed", "worker_stream_failed")
 
@@ -249,7 +259,10 @@ async def chat_completions(request: Request) -> Response | WatchedStream:
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     if payload.get("stream"):
         return _stream(state, run, "chat", model, cid)
-    text = await _collect(run)
+    try:
+        text = await unless_abandoned(_collect(run), request.receive, state)
+    except Abandoned:
+        return _abandoned()
     if run.run.status != "ok":
         return _failed(run)
     return json_response(
@@ -290,7 +303,10 @@ async def completions(request: Request) -> Response | WatchedStream:
     cid = f"cmpl-{uuid.uuid4().hex}"
     if payload.get("stream"):
         return _stream(state, run, "text", model, cid)
-    text = await _collect(run)
+    try:
+        text = await unless_abandoned(_collect(run), request.receive, state)
+    except Abandoned:
+        return _abandoned()
     if run.run.status != "ok":
         return _failed(run)
     return json_response(

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any, TypeVar
 
 from starlette.types import Receive, Scope, Send
 
 from agentfm_nb.mesh.routes.common import GatewayState
+
+T = TypeVar("T")
 
 
 class WatchedStream:
@@ -82,3 +85,29 @@ async def _wait_disconnect(receive: Receive) -> None:
         message = await receive()
         if message["type"] == "http.disconnect":
             return
+
+
+class Abandoned(Exception):
+    """The client left, or the gateway is stopping, before a buffered answer was ready."""
+
+
+async def unless_abandoned(
+    coro: Coroutine[Any, Any, T], receive: Receive, state: GatewayState
+) -> T:
+    """Run ``coro`` for a non-streaming answer, cancelling it if the client disconnects first
+    (or the gateway shuts down), so a buffered completion cannot keep an agent busy for nobody.
+    """
+    work = asyncio.ensure_future(coro)
+    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    state.streams.add(work)
+    try:
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        state.streams.discard(work)
+        watcher.cancel()
+        if not work.done():
+            work.cancel()
+        await asyncio.gather(work, watcher, return_exceptions=True)
+    if work.cancelled():
+        raise Abandoned
+    return work.result()
