@@ -27,6 +27,7 @@ if [ "$status" = 5 ]; then
   status=1
 fi
 if [ "$status" = 0 ] && [ -f package.json ]; then
+  [ -d node_modules ] || npm ci --no-audit --no-fund --silent
   npm test --silent
 fi
 exit "$status"

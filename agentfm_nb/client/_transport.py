@@ -39,6 +39,7 @@ log = logging.getLogger("agentfm_nb.client")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+_SHARDS = int(__import__("os").environ.get("AGENTFM_SHARDS", "16"))
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -77,6 +78,69 @@ def make_sync_client(base_url: str, timeout: httpx.Timeout, api_key: str | None)
     )
 
 
+class _ShardStream(httpx.AsyncByteStream):
+    """A shard's response body; closing it frees the shard's in-flight slot exactly once."""
+
+    __slots__ = ("_inner", "_shard")
+
+    def __init__(self, inner: httpx.AsyncByteStream, shard: _Shard) -> None:
+        self._inner = inner
+        self._shard = shard
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._inner:
+            yield part
+
+    async def aclose(self) -> None:
+        shard, self._shard = self._shard, None  # type: ignore[assignment]
+        if shard is not None:
+            shard.inflight -= 1
+        await self._inner.aclose()
+
+
+class _Shard:
+    __slots__ = ("inflight", "transport")
+
+    def __init__(self, transport: httpx.AsyncHTTPTransport) -> None:
+        self.transport = transport
+        self.inflight = 0
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small httpcore pools behind one httpx transport.
+
+    httpcore's pool rescans every pooled connection (quadratically, with a socket poll per idle
+    one) each time a request is queued or a response closed, so one pool of 64 concurrent
+    streams spends more CPU on bookkeeping than on HTTP. Each request goes to the shard with the
+    fewest requests in flight, which keeps every pool a handful of connections deep.
+    """
+
+    def __init__(self, shards: int = _SHARDS, **transport_kwargs: Any) -> None:
+        self._shards = [
+            _Shard(httpx.AsyncHTTPTransport(**transport_kwargs)) for _ in range(max(1, shards))
+        ]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        shard = min(self._shards, key=_inflight)
+        shard.inflight += 1
+        try:
+            response = await shard.transport.handle_async_request(request)
+        except BaseException:
+            shard.inflight -= 1
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _ShardStream(response.stream, shard)
+        return response
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.transport.aclose()
+
+
+def _inflight(shard: _Shard) -> int:
+    return shard.inflight
+
+
 def make_async_client(
     base_url: str, timeout: httpx.Timeout, api_key: str | None
 ) -> httpx.AsyncClient:
@@ -84,7 +148,7 @@ def make_async_client(
         base_url=base_url,
         timeout=timeout,
         headers=headers_for(api_key),
-        limits=_limits(),
+        transport=ShardedTransport(limits=_limits(), trust_env=False),
         follow_redirects=False,
         trust_env=False,
     )

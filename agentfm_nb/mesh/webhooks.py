@@ -47,6 +47,7 @@ def _forbidden(addr: IPAddress) -> bool:
         or addr.is_multicast
         or addr.is_reserved
         or addr.is_unspecified
+        or not addr.is_global  # shared (CGNAT), documentation and other special ranges
     )
 
 
@@ -149,11 +150,8 @@ class WebhookSender:
             return None
         headers = {"content-type": "application/json", "user-agent": "agentfm-nb-gateway"}
         default_port = 443 if target.scheme == "https" else 80
-        headers["host"] = (
-            target.host if target.port == default_port else f"{target.host}:{target.port}"
-        )
-        if ":" in target.host and not target.host.startswith("["):
-            headers["host"] = f"[{target.host}]" + headers["host"][len(target.host) :]
+        host = f"[{target.host}]" if ":" in target.host else target.host  # IPv6 literal
+        headers["host"] = host if target.port == default_port else f"{host}:{target.port}"
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}

@@ -2,7 +2,7 @@
 // rendered as sanitized markdown (agentfm_nb/widgets/chat.py).
 import { BASE_CSS, type Buffers, h, injectStyle } from "../shared/dom";
 import { formatBytes, formatDuration, shortPeerId } from "../shared/format";
-import { renderMarkdown } from "../shared/markdown";
+import { renderInto } from "../shared/markdown";
 import { throttle } from "../shared/throttle";
 
 const CSS = `
@@ -61,7 +61,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     if (m.role === "user") return h("div", { class: "afm-msg user", text: m.content });
     const raw = m.status === "streaming" && (live.get(turn)?.length ?? 0) > m.content.length ? (live.get(turn) as string) : m.content;
     const body = h("div", { class: "afm-md" });
-    body.innerHTML = renderMarkdown(raw);
+    renderInto(body, raw);
     (body as HTMLElement & { afmRaw?: string }).afmRaw = raw;
     body.dataset.chars = String(raw.length);
     bodies.set(turn, body);
@@ -104,12 +104,13 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     status.textContent = `${s.state ?? "idle"} · ${target}${s.error ? ` · ${s.error}` : ""}`;
   }
 
-  // Markdown re-rendering is the costly part of a fast stream: at most ~10 a second per turn.
+  // Markdown rendering is the costly part of a fast stream: at most ~10 a second per turn, and
+  // only the last block of the text (renderInto keeps completed blocks).
   const repaintLive = throttle((turn: number) => {
     const body = bodies.get(turn);
     const raw = live.get(turn) ?? "";
     if (!body) return;
-    body.innerHTML = renderMarkdown(raw);
+    renderInto(body, raw);
     (body as HTMLElement & { afmRaw?: string }).afmRaw = raw;
     body.dataset.chars = String(raw.length);
     msgs.scrollTop = msgs.scrollHeight;

@@ -156,7 +156,8 @@ def wait_kernel_idle(page: Any, lab: Lab, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
-        bar_idle = any(text.strip().endswith("| Idle") for text in status)
+        lines = [line.strip() for text in status for line in text.splitlines()]
+        bar_idle = any(line.endswith("| Idle") for line in lines)
         kernels = lab.kernels()
         server_idle = any(
             k.get("execution_state") == "idle" and k.get("connections", 0) >= 1 for k in kernels

@@ -72,3 +72,21 @@ async def test_async_openai_stream(gateway: Any) -> None:
     text = "".join([c.choices[0].delta.content or "" async for c in stream])
     assert text == "user: async\n\nassistant:\n"
     await client.close()
+
+
+def test_agent_failure_surfaces_as_api_errors(start_gateway: Any, write_agent: Any) -> None:
+    agent = write_agent("print('partial', flush=True)\nraise SystemExit(2)\n")
+    gw = start_gateway(agent.worker("Crashy", max_tasks=2))
+    client = _client(gw.url)
+    messages: Any = [{"role": "user", "content": "x"}]
+    stream = client.chat.completions.create(model="Crashy", messages=messages, stream=True)
+    seen: list[str] = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in stream:
+            seen.append(chunk.choices[0].delta.content or "")
+    assert "".join(seen) == "partial\n"  # what streamed before the failure is kept
+    assert info.value.code == "worker_stream_failed"
+    with pytest.raises(openai.APIStatusError) as status:
+        client.chat.completions.create(model="Crashy", messages=messages)
+    assert status.value.status_code == 502
+    assert status.value.code == "worker_stream_failed"

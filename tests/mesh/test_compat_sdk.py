@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,29 @@ async def test_async_client(gateway: Any) -> None:
         lines = [chunk.text async for chunk in c.tasks.stream(worker_id=poet.peer_id, prompt="x")]
     text = "".join(lines)
     assert len(text.splitlines()) >= 10
+
+
+def test_submit_async_webhook_verified_by_sdk_receiver(start_gateway: Any) -> None:
+    from agentfm.webhook import WebhookReceiver
+
+    secret = "sdk-webhook-secret-123"
+    got: list[Any] = []
+    done = threading.Event()
+
+    def on_hook(payload: Any) -> None:
+        got.append(payload)
+        done.set()
+
+    gw = start_gateway(env={"AGENTFM_WEBHOOK_SECRET": secret, "AGENTFM_WEBHOOK_ALLOW_PRIVATE": "1"})
+    with WebhookReceiver(port=0, callback=on_hook, secret=secret) as receiver:
+        port = receiver._server.server_address[1]  # type: ignore[union-attr]
+        with AgentFMClient(gw.url, api_key=None) as c:
+            echo = next(w for w in c.workers.list() if w.name == "Echo")
+            ack = c.tasks.submit_async(
+                worker_id=echo.peer_id, prompt="hook me", webhook_url=f"http://127.0.0.1:{port}/cb"
+            )
+        assert done.wait(30), gw.log_tail(20)
+    # the receiver only calls back for a body whose signature verified
+    assert got[0].task_id == ack.task_id
+    assert got[0].worker_id == echo.peer_id
+    assert got[0].status == "completed"

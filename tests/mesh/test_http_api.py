@@ -91,6 +91,9 @@ def test_execute_artifact_zip_named_by_task_id(gateway: Any) -> None:
     assert zpath.is_file()
     with zipfile.ZipFile(zpath) as zf:
         assert "report.md" in zf.namelist()
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    built = next(x for x in metrics.splitlines() if x.startswith("agentfm_artifacts_built_total"))
+    assert float(built.split()[-1]) >= 1
 
 
 @pytest.mark.parametrize(

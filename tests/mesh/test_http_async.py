@@ -130,6 +130,7 @@ def test_unsigned_when_no_secret_and_redirects_not_followed(start_gateway: Any) 
         "http://[::1]:9/hook",
         "http://[::ffff:127.0.0.1]/hook",
         "http://0.0.0.0/hook",
+        "http://100.64.1.1/hook",
         "http://localhost:9/hook",  # a name: refused after DNS resolution
         "ftp://example.com/hook",
         "http:///nohost",

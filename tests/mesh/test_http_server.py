@@ -46,7 +46,8 @@ def test_sigterm_ends_streams_kills_agents_exits_zero(
         agent_pid = int(pid_file.read_text())
         os.kill(gw.pid, signal.SIGTERM)
         rest = list(lines)  # the stream ends cleanly (no protocol error) instead of hanging
-    assert "second line" not in rest
+    # the agent never finished; the client is told so, with the closing sentinel
+    assert rest == ["❌ ERROR: gateway shutting down", "[AGENTFM: NO_FILES]"]
     assert gw.wait(timeout=30) == 0
     assert wait_until(lambda: not pid_alive(agent_pid)), "agent outlived the gateway"
 

@@ -24,7 +24,14 @@ from agentfm_nb.mesh.routes.common import (
     text_error,
 )
 from agentfm_nb.mesh.routes.streaming import WatchedStream
-from agentfm_nb.mesh.routes.tasks import OpenRun, mint_task_id, open_run, valid_task_id
+from agentfm_nb.mesh.routes.tasks import (
+    ERROR_PREFIX,
+    NO_FILES,
+    OpenRun,
+    mint_task_id,
+    open_run,
+    valid_task_id,
+)
 from agentfm_nb.mesh.routes.workers import workers_body
 from agentfm_nb.mesh.runtime import UnknownWorker, WorkerBusy
 from agentfm_nb.mesh.webhooks import WebhookRefused, WebhookTarget
@@ -107,6 +114,7 @@ async def execute(request: Request) -> Response | WatchedStream:
         state=state,
         media_type=TEXT_TYPE,
         headers={"x-agentfm-task-id": task_id, "x-content-type-options": "nosniff"},
+        shutdown_tail=f"{ERROR_PREFIX}gateway shutting down\n{NO_FILES}\n".encode(),
     )
 
 

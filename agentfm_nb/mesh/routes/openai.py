@@ -28,6 +28,10 @@ from agentfm_nb.mesh.routes.tasks import SENTINEL_PREFIX, OpenRun, mint_task_id,
 from agentfm_nb.mesh.routes.workers import wire_agents
 from agentfm_nb.mesh.runtime import RouteError, UnknownWorker, WorkerBusy
 
+_SHUTDOWN_TAIL = (
+    b"data: " + dumps(envelope("the gateway is shutting down", "worker_stream_failed")) + b"\n\n"
+    b"data: [DONE]\n\n"
+)
 _USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 _MODEL_FIELDS = (
     ("agentfm_name", "name"),
@@ -230,6 +234,7 @@ def _stream(state: GatewayState, run: OpenRun, kind: str, model: str, cid: str) 
         state=state,
         media_type="text/event-stream; charset=utf-8",
         headers={"x-agentfm-task-id": run.task_id},
+        shutdown_tail=_SHUTDOWN_TAIL,
     )
 
 

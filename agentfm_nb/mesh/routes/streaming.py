@@ -31,8 +31,10 @@ class WatchedStream:
         media_type: str,
         status: int = 200,
         headers: dict[str, str] | None = None,
+        shutdown_tail: bytes = b"",
     ) -> None:
         self.body = body
+        self.shutdown_tail = shutdown_tail
         self.state = state
         self.status = status
         raw = [(b"content-type", media_type.encode("latin-1"))]
@@ -61,7 +63,9 @@ class WatchedStream:
             # Ended by the gateway (shutdown) with the client still there: close the body
             # properly rather than dropping the connection mid-chunk.
             with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send(
+                    {"type": "http.response.body", "body": self.shutdown_tail, "more_body": False}
+                )
 
     async def _pump(self, send: Send) -> None:
         body = self.body
