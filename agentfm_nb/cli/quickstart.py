@@ -81,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = execute_notebook(src, cwd=out_dir, timeout=args.timeout, probe=_PROBE)
     except NotebookRunError as exc:
-        nbformat.write(exc.notebook, executed_path)
+        nbformat.write(exc.notebook, executed_path)  # type: ignore[no-untyped-call]
         print(f"agentfm-nb: error: quickstart {exc.message}", file=sys.stderr)
         print(f"  the partly executed notebook is in {executed_path}", file=sys.stderr)
         return 1
-    nbformat.write(result.notebook, executed_path)
+    nbformat.write(result.notebook, executed_path)  # type: ignore[no-untyped-call]
     html = export_html(executed_path, executed_path.with_suffix(".html"))
     summary = _parse_summary(result.probe_output)
     workers = summary.get("workers", [])

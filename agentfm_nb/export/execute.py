@@ -73,7 +73,7 @@ async def _execute(
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    nb = nbformat.read(src, as_version=4) if isinstance(src, (str, Path)) else src
+    nb = nbformat.read(src, as_version=4) if isinstance(src, (str, Path)) else src  # type: ignore[no-untyped-call]
     client = NotebookClient(
         nb,
         timeout=timeout,

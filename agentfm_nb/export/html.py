@@ -57,7 +57,7 @@ def read_notebook(path: Path) -> Any:
     if not path.is_file():
         raise ExportError(f"notebook not found: {path}", code="not_found")
     try:
-        return nbformat.read(path, as_version=4)
+        return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises several unrelated types for a bad file
         raise ExportError(f"cannot read {path} as a notebook: {exc}", code="bad_notebook") from None
 
@@ -100,7 +100,7 @@ def export_html(
         require_url, renderer_url = _data_url(paths["require.js"]), _data_url(paths["embed-amd.js"])
     else:
         require_url, renderer_url = "require.js", "embed-amd.js"
-    exporter = HTMLExporter(
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
         template_name="lab",
         template_file="agentfm_offline.html.j2",
         extra_loaders=[_loader()],

@@ -29,7 +29,7 @@ _ = (chat, connect, gateway, scatter, workers)  # imported for their @command re
 
 
 @magics_class
-class AgentFMMagics(Magics):  # type: ignore[misc]
+class AgentFMMagics(Magics):
     """The ``agentfm`` magic; see ``%agentfm help``."""
 
     @line_cell_magic  # type: ignore[untyped-decorator]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from IPython.core import magic_arguments as _ma
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
@@ -57,6 +58,23 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
+
+Decorator = Callable[[Handler], Handler]
+
+
+# Typed wrappers: IPython's decorators and display() carry no annotations.
+def magic_arguments(name: str) -> Decorator:
+    return cast(Decorator, _ma.magic_arguments(name))  # type: ignore[no-untyped-call]
+
+
+def argument(*args: Any, **kwargs: Any) -> Decorator:
+    return cast(Decorator, _ma.argument(*args, **kwargs))  # type: ignore[no-untyped-call]
+
+
+def show(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)  # type: ignore[no-untyped-call]
 
 
 def command(name: str, summary: str, *, cell: bool = False) -> Callable[[Handler], Handler]:

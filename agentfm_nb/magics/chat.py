@@ -8,10 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
-
-from agentfm_nb.magics._commands import command, fail
+from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
 from agentfm_nb.magics._session import check_var, current_client, store, when_done
 
 
@@ -66,7 +63,7 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, cmd: str) -> str:
 def resolve_peer(client: Any, peer: str, *, cmd: str) -> str:
     """Accept a full peer id or an unambiguous prefix of one (as shown in the worker table)."""
     workers = client.workers.list()
-    ids = [w.peer_id for w in workers]
+    ids = [str(w.peer_id) for w in workers]
     if peer in ids:
         return peer
     matches = [pid for pid in ids if pid.startswith(peer)]
@@ -137,7 +134,7 @@ def chat(shell: Any, args: Any, cell: str | None) -> None:
     else:
         raise fail("chat", "say who answers: --model NAME (agent name or engine) or --peer ID")
     widget = ChatWidget(client, peer_id=peer_id)
-    display(widget)
+    show(widget)
     turn = widget.send(prompt)
     if args.wait:
         try:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments
-
-from agentfm_nb.magics._commands import command, fail
+from agentfm_nb.magics._commands import argument, command, fail, magic_arguments
 from agentfm_nb.magics._session import api_key_from_env
 
 DEFAULT_URL = "http://127.0.0.1:8080"

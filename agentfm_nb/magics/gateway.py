@@ -6,10 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
-
-from agentfm_nb.magics._commands import command, fail
+from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
 from agentfm_nb.magics._session import (
     api_key_from_env,
     session_gateway,
@@ -21,7 +18,7 @@ from agentfm_nb.magics._session import (
 def _show(gw: Any) -> None:
     from agentfm_nb.widgets import GatewayPanel
 
-    display(GatewayPanel(gw))
+    show(GatewayPanel(gw))
 
 
 def _connect_default(gw: Any, api_key: str | None) -> None:

@@ -6,10 +6,7 @@ import re
 import sys
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
-
-from agentfm_nb.magics._commands import command, fail
+from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
 from agentfm_nb.magics._session import check_var, current_client, store, when_done
 
 _FROM = re.compile(r"""^\s*([A-Za-z_]\w*)\s*(?:\[\s*(['"]?)(.+?)\2\s*\])?\s*$""")
@@ -89,7 +86,7 @@ def scatter(shell: Any, args: Any, cell: str | None) -> None:
         max_concurrency=args.concurrency,
         max_retries=args.retries,
     )
-    display(grid)
+    show(grid)
     grid.start()
     if args.wait:
         try:

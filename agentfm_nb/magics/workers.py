@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
-
-from agentfm_nb.magics._commands import command
+from agentfm_nb.magics._commands import argument, command, magic_arguments, show
 from agentfm_nb.magics._session import check_var, current_client, store
 
 
@@ -32,7 +29,7 @@ def workers(shell: Any, args: Any, cell: str | None) -> None:
     from agentfm_nb.widgets import WorkerTable
 
     table = WorkerTable(client, live=args.live, model=args.model, available_only=args.available)
-    display(table)
+    show(table)
     # The first listing is awaited and its state re-sent from this cell: updates made on the
     # background loop belong to no running cell, so nbclient (quickstart, exports) would save
     # an empty table otherwise.

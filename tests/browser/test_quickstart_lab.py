@@ -129,17 +129,16 @@ def test_stop_cancels_a_slow_task(page: Any, lab: Lab, output_dir: Path) -> None
     wait_kernel_idle(page, lab)
     run_cell(page, 1)
 
-    chat = ".afm-chat .afm-msg.assistant"
-    sample_until(page, chat, lambda text: len(text.strip().splitlines()) >= 2, timeout=30)
+    body = ".afm-chat .afm-msg.assistant .afm-md"
+    sample_until(page, body, lambda text: len(text.strip().splitlines()) >= 2, timeout=30)
     page.locator(".afm-chat button", has_text="Stop").click()
-    before = page.locator(chat).inner_text()
-    page.wait_for_timeout(1500)
-    after = page.locator(chat).inner_text()
-    assert (
-        after.strip().splitlines()[: len(before.strip().splitlines())]
-        == before.strip().splitlines()
-    )
-    assert len(after.strip().splitlines()) < 12, after  # the Poet writes 12 lines uncancelled
+    meta = page.locator(".afm-chat .afm-msg.assistant .afm-meta")
+    meta.filter(has_text="cancelled").wait_for(timeout=10_000)
+    before = page.locator(body).inner_text().strip().splitlines()
+    page.wait_for_timeout(1500)  # the Poet writes a line every ~0.15 s when it is alive
+    after = page.locator(body).inner_text().strip().splitlines()
+    assert after == before
+    assert 2 <= len(after) < 12, after  # the Poet writes 12 lines when not stopped
     page.locator(".afm-chat").screenshot(path=output_dir / "lab_chat_stopped.png")
 
     wait_kernel_idle(page, lab)
