@@ -111,14 +111,17 @@ def export_html(
     if assets == "inline":
         # require.js (2.3+) takes a data: URL as a module path; embed-amd asks require.js for
         # "anywidget" before any CDN, so this resolves it without a request.
+        # nbconvert writes the renderer URL twice (current and legacy widget state): keep one
+        # copy of the 3.6 MB data: URL in a variable instead.
         config = (
             "<script>require.config({paths: {anywidget: "
             f'"{_data_url(paths["anywidget.js"])}"'
-            "}});</script>"
+            f'}}}});\nwindow.agentfmEmbedAmd = "{renderer_url}";</script>'
         )
         tag = f'<script src="{require_url}"></script>'
         if tag not in body:
             raise ExportError("unexpected nbconvert template output (require.js tag not found)")
+        body = body.replace(f"'{renderer_url}'", "window.agentfmEmbedAmd")
         body = body.replace(tag, tag + config, 1)
     else:
         for path in paths.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -17,6 +18,10 @@ STDERR_TAIL = 4096
 EXIT_GRACE_S = 0.5
 # Linux refuses one environment string over 128 KiB; the full prompt is always on stdin
 MAX_ENV_PROMPT = 96 * 1024
+# the one-line error a client sees keeps at most this much of the last stderr line
+ERROR_LINE_CHARS = 300
+
+log = logging.getLogger("agentfm_nb.mesh.agents")
 
 
 def kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -87,7 +92,10 @@ class CommandAgent:
             except asyncio.TimeoutError:
                 err = ""
             if code != 0:
-                raise AgentError(_exit_message(code, err), exit_code=code)
+                message = exit_message(code, err)
+                if err.strip():  # the whole tail goes to the gateway log, one line to the client
+                    log.warning("%s; stderr tail of %s:\n%s", message, self.argv[0], err.rstrip())
+                raise AgentError(message, exit_code=code)
         finally:
             kill_group(proc)
             for task in (*helpers, stderr_task):
@@ -102,7 +110,8 @@ class CommandAgent:
         return None
 
 
-def _exit_message(code: int, stderr_tail: str) -> str:
+def exit_message(code: int, stderr_tail: str) -> str:
+    """One line: how the agent ended plus the last non-empty line of its stderr."""
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -111,8 +120,10 @@ def _exit_message(code: int, stderr_tail: str) -> str:
         head = f"agent killed by {name} (exit code {code})"
     else:
         head = f"agent exited with code {code}"
-    tail = stderr_tail.strip()
-    return f"{head}: {tail[-1000:]}" if tail else head
+    last = next((ln.strip() for ln in reversed(stderr_tail.splitlines()) if ln.strip()), "")
+    if len(last) > ERROR_LINE_CHARS:
+        last = "…" + last[-ERROR_LINE_CHARS:]
+    return f"{head}: {last}" if last else head
 
 
 async def _feed_stdin(proc: asyncio.subprocess.Process, data: bytes) -> None:
@@ -145,4 +156,4 @@ async def _tail(reader: asyncio.StreamReader) -> str:
     return buf.decode("utf-8", "replace")
 
 
-__all__ = ["CommandAgent", "kill_group"]
+__all__ = ["CommandAgent", "exit_message", "kill_group"]

@@ -26,6 +26,11 @@ def valid_task_id(task_id: str) -> bool:
     return TASK_ID_RE.fullmatch(task_id) is not None
 
 
+def one_line(text: str) -> str:
+    """An error as one wire line (an agent's message must not pass for more output lines)."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
 async def open_run(state: GatewayState, peer_id: str, prompt: str, task_id: str) -> OpenRun:
     """Commit the task (slot taken, agent started); raises WorkerBusy / UnknownWorker."""
     run = state.mesh.open_task(peer_id, prompt, task_id)
@@ -80,6 +85,6 @@ class OpenRun:
                 yield ("\n".join(batch) + "\n").encode("utf-8", "surrogateescape")
         tail = ""
         if self.run.status != "ok":
-            tail = f"{ERROR_PREFIX}{self.run.error or 'agent failed'}\n"
+            tail = f"{ERROR_PREFIX}{one_line(self.run.error or 'agent failed')}\n"
         tail += (FILES_INCOMING if self.run.has_artifact else NO_FILES) + "\n"
         yield tail.encode()
