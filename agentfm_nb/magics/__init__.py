@@ -66,6 +66,18 @@ def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(AgentFMMagics)
+    ipython.register_magic_function(_ogpu_on_first_use, magic_kind="line", magic_name="ogpu")
+
+
+def _ogpu_on_first_use(line: str) -> Any:
+    """``%ogpu``: the web3 stack loads on first use, so ``%load_ext`` stays fast."""
+    from IPython import get_ipython
+
+    from agentfm_nb.ogpu.magic import register
+
+    shell = get_ipython()
+    magics = register(shell)  # replaces this stand-in with the real %ogpu
+    return magics.ogpu(line)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -73,6 +85,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     stop_session_gateway()
     ipython.magics_manager.magics["line"].pop("agentfm", None)
     ipython.magics_manager.magics["cell"].pop("agentfm", None)
+    ipython.magics_manager.magics["line"].pop("ogpu", None)
 
 
 __all__ = ["COMMANDS", "AgentFMMagics", "load_ipython_extension", "run_magic"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 from agentfm_nb.errors import AgentFMError
 from agentfm_nb.mesh.agents import Agent, AgentError, build_agent
-from agentfm_nb.mesh.artifacts import ArtifactRefused, build_artifact
+from agentfm_nb.mesh.artifacts import ArtifactRefused, build_artifact, has_files
 from agentfm_nb.mesh.config import ConfigError, MeshConfig, WorkerSpec, expanded_names
 from agentfm_nb.mesh.events import EventBus
 from agentfm_nb.mesh.peerid import Identity, identity_from_private_bytes, new_identity
@@ -371,10 +372,12 @@ class TaskRun:
 
     async def _produce(self) -> None:
         mesh = self.mesh
-        out_dir = mesh._new_output_dir(self.task_id)
+        out_dir: Path | None = None
         keep_partial = True
         try:
             try:
+                if self._worker.agent.uses_output_dir:
+                    out_dir = mesh._new_output_dir(self.task_id)
                 await self._pump(out_dir)
                 self.status = "ok"
             except asyncio.CancelledError:
@@ -393,15 +396,16 @@ class TaskRun:
             except Exception as exc:  # a bug in an agent kind must not take the gateway down
                 self.status = "error"
                 self.error = f"internal error: {type(exc).__name__}: {exc}"
-            if keep_partial:
+            if keep_partial and out_dir is not None:
                 await self._build_artifact(out_dir)
         finally:
             if self._timer is not None:
                 self._timer.cancel()
-            await mesh._discard_output_dir(out_dir)
+            if out_dir is not None:
+                await mesh._discard_output_dir(out_dir)
             self._finish()
 
-    async def _pump(self, out_dir: Path) -> None:
+    async def _pump(self, out_dir: Path | None) -> None:
         put = self._channel.put
         gen = self._worker.agent.stream(self.prompt, out_dir)
         try:
@@ -416,6 +420,8 @@ class TaskRun:
             await gen.aclose()  # type: ignore[attr-defined]
 
     async def _build_artifact(self, out_dir: Path) -> None:
+        if not has_files(out_dir):  # the common case, answered without a thread hop
+            return
         dest = self.mesh.artifacts_dir / f"{self.task_id}.zip"
         try:
             built = await asyncio.to_thread(
@@ -469,6 +475,7 @@ class Mesh:
         self.version = 0  # bumped whenever any snapshot changes
         self._work_root = work_dir
         self._work_dir: Path | None = None
+        self._dir_seq = itertools.count()
         self._workers: dict[str, _Worker] = {}
         self._by_name: dict[str, list[_Worker]] = {}
         self._by_engine: dict[str, list[_Worker]] = {}
@@ -736,10 +743,18 @@ class Mesh:
         )
 
     def _new_output_dir(self, task_id: str) -> Path:
+        # One mkdir in the mesh's private folder; the counter keeps reused task ids apart.
         assert self._work_dir is not None
-        return Path(tempfile.mkdtemp(prefix=f"{task_id}-", dir=self._work_dir))
+        path = self._work_dir / f"{task_id}-{next(self._dir_seq)}"
+        os.mkdir(path, 0o700)
+        return path
 
     async def _discard_output_dir(self, path: Path) -> None:
+        try:
+            os.rmdir(path)  # empty (the common case): one call, no thread
+            return
+        except OSError:
+            pass
         # rmtree never follows links; a big folder is removed off the loop
         try:
             await asyncio.to_thread(shutil.rmtree, path, True)

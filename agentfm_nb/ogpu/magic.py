@@ -131,8 +131,8 @@ class OgpuMagics(Magics):
     def ogpu(self, line: str) -> Any:
         """OpenGPU scheduler agent: connect, status, attempt, register, unregister, events."""
         head, _, rest = line.strip().partition(" ")
-        if head in ("-h", "--help", ""):
-            parse_argstring(self.ogpu, "-h" if head else "")
+        if head in ("-h", "--help", "help", ""):
+            print(self.ogpu.parser.format_help())
             return None
         if head not in COMMANDS:
             parse_argstring(self.ogpu, line)  # raises UsageError naming the choices

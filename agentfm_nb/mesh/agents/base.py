@@ -24,9 +24,13 @@ class Agent(Protocol):
 
     Closing the generator early (cancel, timeout, client gone) must stop the agent and release
     everything it holds; a failure is raised as :class:`AgentError` after the last batch.
+    ``uses_output_dir`` False means ``stream`` gets ``None``: the runtime then makes no folder
+    (and builds no artifact) for the task, which is most of a tiny task's cost.
     """
 
-    def stream(self, prompt: str, output_dir: Path) -> AsyncIterator[list[str]]: ...
+    uses_output_dir: bool
+
+    def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]: ...
 
     async def aclose(self) -> None: ...
 

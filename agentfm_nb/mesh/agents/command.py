@@ -31,6 +31,8 @@ def kill_group(proc: asyncio.subprocess.Process) -> None:
 
 
 class CommandAgent:
+    uses_output_dir = True  # AGENTFM_OUTPUT_DIR must exist when the agent starts
+
     def __init__(
         self,
         argv: Sequence[str],
@@ -54,7 +56,8 @@ class CommandAgent:
             env["AGENTFM_PROMPT_TRUNCATED"] = "1"
         return env
 
-    async def stream(self, prompt: str, output_dir: Path) -> AsyncIterator[list[str]]:
+    async def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]:
+        assert output_dir is not None
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.argv,

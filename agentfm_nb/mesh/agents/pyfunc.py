@@ -95,14 +95,14 @@ def _wants_output_dir(func: Callable[..., Any]) -> bool:
 class PythonAgent:
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
-        self._with_dir = _wants_output_dir(func)
+        self.uses_output_dir = _wants_output_dir(func)
 
     @classmethod
     def from_target(cls, target: str, *, base_dir: Path | None = None) -> PythonAgent:
         return cls(load_callable(target, base_dir=base_dir))
 
-    async def stream(self, prompt: str, output_dir: Path) -> AsyncIterator[list[str]]:
-        args: tuple[Any, ...] = (prompt, output_dir) if self._with_dir else (prompt,)
+    async def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]:
+        args: tuple[Any, ...] = (prompt, output_dir) if self.uses_output_dir else (prompt,)
         func = self.func
         try:
             if inspect.isasyncgenfunction(func):

@@ -18,6 +18,8 @@ _ERROR_BODY_MAX = 2000
 class OpenAIUpstreamAgent:
     """Streams ``choices[0].delta.content`` of the upstream's SSE answer, re-cut into lines."""
 
+    uses_output_dir = False
+
     def __init__(
         self,
         base_url: str,
@@ -48,7 +50,7 @@ class OpenAIUpstreamAgent:
             self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits, trust_env=False)
         return self._client
 
-    async def stream(self, prompt: str, output_dir: Path) -> AsyncIterator[list[str]]:
+    async def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]:
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
