@@ -17,7 +17,9 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 for pkg in tests/chain; do
-  if [ -f "$pkg/package.json" ]; then npm ci --prefix "$pkg" --no-audit --no-fund --silent; fi
+  # npm install, not npm ci: the lockfiles name optional per-platform binaries (anvil for
+  # darwin, win32) that npm ci insists on resolving; npm install keeps to the lockfile.
+  if [ -f "$pkg/package.json" ]; then npm install --prefix "$pkg" --no-audit --no-fund --silent; fi
 done
 
 status=0
@@ -27,7 +29,7 @@ if [ "$status" = 5 ]; then
   status=1
 fi
 if [ "$status" = 0 ] && [ -f package.json ]; then
-  [ -d node_modules ] || npm ci --no-audit --no-fund --silent
+  [ -d node_modules ] || npm install --no-audit --no-fund --silent
   npm test --silent
 fi
 exit "$status"

@@ -103,6 +103,34 @@ def filter_workers(
     return out
 
 
+def match_model(workers: Iterable[WorkerProfile], model: str | None) -> list[WorkerProfile]:
+    """The online workers the gateway would route ``model`` to, in listing order.
+
+    The gateway's rule: the first non-empty tier of exact peer id, agent name, engine (names
+    and engines case-insensitive). ``model=None`` matches every online worker.
+    """
+    online = [w for w in workers if w.online]
+    if model is not None:
+        key = model.strip().lower()
+        tiers = (
+            [w for w in online if w.peer_id == model],
+            [w for w in online if w.name.lower() == key],
+            [w for w in online if w.model.lower() == key],
+        )
+        online = next((tier for tier in tiers if tier), [])
+    return online
+
+
+def pick_least_loaded(workers: Iterable[WorkerProfile]) -> WorkerProfile | None:
+    """The least loaded worker that still has a free slot (``None`` when all are full)."""
+    free = [w for w in workers if w.max_tasks <= 0 or w.current_tasks < w.max_tasks]
+    return min(free, key=_load_key, default=None)
+
+
+def _load_key(worker: WorkerProfile) -> tuple[bool, float]:
+    return (not worker.is_available, worker.load_ratio)
+
+
 def coerce_peer_ids(peer_ids: Sequence[PeerID | str] | None) -> list[str]:
     if not peer_ids:
         raise InvalidRequestError("peer_ids must name at least one worker")
@@ -237,8 +265,10 @@ __all__ = [
     "execute_payload",
     "filter_workers",
     "is_peer_id",
+    "match_model",
     "messages_payload",
     "new_task_id",
     "normalize_gateway_url",
+    "pick_least_loaded",
     "resolve_api_key",
 ]

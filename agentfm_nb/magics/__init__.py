@@ -66,18 +66,15 @@ def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(AgentFMMagics)
-    ipython.register_magic_function(_ogpu_on_first_use, magic_kind="line", magic_name="ogpu")
 
+    def ogpu(line: str) -> Any:
+        """``%ogpu``: the web3 stack loads on first use, so ``%load_ext`` stays fast."""
+        from agentfm_nb.ogpu.magic import register
 
-def _ogpu_on_first_use(line: str) -> Any:
-    """``%ogpu``: the web3 stack loads on first use, so ``%load_ext`` stays fast."""
-    from IPython import get_ipython
+        magics = register(ipython)  # replaces this stand-in with the real %ogpu
+        return magics.ogpu(line)
 
-    from agentfm_nb.ogpu.magic import register
-
-    shell = get_ipython()
-    magics = register(shell)  # replaces this stand-in with the real %ogpu
-    return magics.ogpu(line)
+    ipython.register_magic_function(ogpu, magic_kind="line", magic_name="ogpu")
 
 
 def unload_ipython_extension(ipython: Any) -> None:

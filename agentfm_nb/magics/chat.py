@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentfm_nb.client._shared import match_model, pick_least_loaded
 from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
 from agentfm_nb.magics._session import check_var, current_client, store, when_done
 
@@ -74,25 +75,11 @@ def resolve_peer(client: Any, peer: str, *, cmd: str) -> str:
     raise fail(cmd, f"unknown peer {peer!r}: no online worker has that peer id")
 
 
-def match_model(workers: list[Any], model: str) -> list[Any]:
-    """The gateway's routing tiers: exact peer id, then agent name, then engine (first hit)."""
-    online = [w for w in workers if getattr(w, "online", True)]
-    low = model.lower()
-    for tier in (
-        [w for w in online if w.peer_id == model],
-        [w for w in online if str(w.name).lower() == low],
-        [w for w in online if str(w.engine).lower() == low],
-    ):
-        if tier:
-            return tier
-    return []
-
-
 def route_model(client: Any, model: str, *, cmd: str) -> list[Any]:
     """Workers serving ``model`` (as the gateway would route it), or a one-line error."""
     matches = match_model(client.workers.list(), model)
     if not matches:
-        raise fail(cmd, f"no online worker serves model {model!r} (agent name or engine)")
+        raise fail(cmd, f"no online worker serves model {model!r} (peer id, agent name or engine)")
     return matches
 
 
@@ -129,8 +116,10 @@ def chat(shell: Any, args: Any, cell: str | None) -> None:
         peer_id = resolve_peer(client, args.peer, cmd="chat")
     elif args.model:
         # Least-loaded worker of the first matching tier, like the gateway's own routing.
-        matches = route_model(client, args.model, cmd="chat")
-        peer_id = min(matches, key=lambda w: w.load_ratio).peer_id
+        best = pick_least_loaded(route_model(client, args.model, cmd="chat"))
+        if best is None:
+            raise fail("chat", f"every worker serving {args.model!r} is busy; try again shortly")
+        peer_id = best.peer_id
     else:
         raise fail("chat", "say who answers: --model NAME (agent name or engine) or --peer ID")
     widget = ChatWidget(client, peer_id=peer_id)

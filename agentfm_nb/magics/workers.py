@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentfm_nb.client._shared import match_model
 from agentfm_nb.magics._commands import argument, command, magic_arguments, show
 from agentfm_nb.magics._session import check_var, current_client, store
 
 
 @command("workers", "Show the mesh's workers (a live table, or a DataFrame with -o).")
 @magic_arguments("agentfm workers")
-@argument("--model", metavar="M", default=None, help="only workers serving this model engine")
+@argument("--model", metavar="M", default=None, help="only workers serving M (name or engine)")
 @argument("--available", action="store_true", help="only workers with a free slot")
 @argument("--live", action="store_true", help="keep the table updating from the gateway")
 @argument("-o", "--output", metavar="VAR", default=None, help="store a DataFrame in VAR instead")
@@ -19,7 +20,11 @@ def workers(shell: Any, args: Any, cell: str | None) -> None:
     check_var(args.output, cmd="workers")
     client = current_client()
     # Listed up front even for the widget: no gateway or a bad key fails the cell in one line.
-    listed = client.workers.list(model=args.model, available_only=args.available)
+    listed = client.workers.list()
+    if args.model is not None:
+        listed = match_model(listed, args.model)
+    if args.available:
+        listed = [w for w in listed if w.is_available]
     if args.output is not None:
         from agentfm_nb.scatter.frames import workers_to_dataframe
 

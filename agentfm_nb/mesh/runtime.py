@@ -410,7 +410,10 @@ class TaskRun:
         gen = self._worker.agent.stream(self.prompt, out_dir)
         try:
             async for batch in gen:
-                if any(line.startswith(MARKER_PREFIX) for line in batch):
+                # one C-level scan first; the exact per-line filter runs only on a hit
+                if MARKER_PREFIX in "\n".join(batch) and any(
+                    line.startswith(MARKER_PREFIX) for line in batch
+                ):
                     batch = [line for line in batch if not line.startswith(MARKER_PREFIX)]
                     if not batch:
                         continue

@@ -15,7 +15,8 @@ from typing import Any
 
 import traitlets as t
 
-from agentfm_nb.errors import AgentFMError
+from agentfm_nb.client._shared import match_model, pick_least_loaded
+from agentfm_nb.errors import AgentFMError, MeshOverloadedError, ModelNotFoundError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client
 
 _CHUNK_FLUSH_S = 0.05  # stream text to the browser in ~20 batches a second, whatever the line rate
@@ -155,11 +156,20 @@ class ChatWidget(BaseWidget):
     async def _pick_peer(self, client: Any) -> str:
         if self._peer_id:
             return self._peer_id
-        workers = await client.workers.list(model=self._model_filter, available_only=True)
-        if not workers:
-            what = f"model {self._model_filter!r}" if self._model_filter else "the mesh"
-            raise AgentFMError(f"no available worker for {what}", code="model_not_found")
-        return str(min(workers, key=lambda w: w.load_ratio).peer_id)
+        model = self._model_filter
+        matches = match_model(await client.workers.list(), model)
+        what = f"model {model!r}" if model else "the mesh"
+        if not matches:
+            raise ModelNotFoundError(
+                f"no online worker serves {what} (peer id, agent name or engine)",
+                code="model_not_found",
+            )
+        best = pick_least_loaded(matches)
+        if best is None:
+            raise MeshOverloadedError(
+                f"every worker for {what} is at capacity", code="mesh_overloaded"
+            )
+        return str(best.peer_id)
 
     async def _stream(self, turn: ChatTurn, prompt: str) -> None:
         index = turn.index

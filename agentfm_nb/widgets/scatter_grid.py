@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from agentfm_nb.errors import AgentFMError
+from agentfm_nb.client._shared import match_model
+from agentfm_nb.errors import AgentFMError, ModelNotFoundError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client
 from agentfm_nb.widgets._columnar import Array, ColumnDiffer, payload_bytes
 
@@ -197,13 +198,17 @@ class ScatterGrid(BaseWidget):
             client = make_async_client(self._client)
             peers = self._peer_ids
             if not peers:
-                found = await client.workers.list(model=self._model_filter, available_only=False)
-                peers = [str(w.peer_id) for w in found if w.online]
+                found = match_model(await client.workers.list(), self._model_filter)
+                peers = [str(w.peer_id) for w in found]
                 names = {str(w.peer_id): w.name for w in found}
             else:
                 names = {}
             if not peers:
-                raise AgentFMError(f"no online worker matches model {self._model_filter!r}")
+                what = f"model {self._model_filter!r}" if self._model_filter else "the mesh"
+                raise ModelNotFoundError(
+                    f"no online worker serves {what} (peer id, agent name or engine)",
+                    code="model_not_found",
+                )
             self.workers = [{"peer_id": p, "name": names.get(p, "")} for p in peers]
             self._peer_code = {p: i + 1 for i, p in enumerate(peers)}
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from agentfm_nb.client._shared import match_model
 from agentfm_nb.errors import AgentFMError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client, safe_url
 from agentfm_nb.widgets._columnar import Array, ColumnDiffer
@@ -136,9 +137,14 @@ class WorkerTable(BaseWidget):
         return workers_to_dataframe(self.workers)
 
     # --- background ---------------------------------------------------------------------------
+    async def _list(self, client: Any) -> list[Any]:
+        # The gateway's routing tiers (peer id, agent name, engine), so model="Poet" works.
+        workers = await client.workers.list()
+        return workers if self._model_filter is None else match_model(workers, self._model_filter)
+
     async def _once(self) -> None:
         client = make_async_client(self._client)
-        self._apply(await client.workers.list(model=self._model_filter), client.gateway_url)
+        self._apply(await self._list(client), client.gateway_url)
 
     async def _run(self) -> None:
         client = make_async_client(self._client)
@@ -149,7 +155,7 @@ class WorkerTable(BaseWidget):
         try:
             while True:
                 try:
-                    workers = await client.workers.list(model=self._model_filter)
+                    workers = await self._list(client)
                     self._apply(workers, client.gateway_url)
                     backoff = 0.0
                     delay = self._interval

@@ -13,6 +13,8 @@ from agentfm_nb.client._shared import (
     agent_error,
     coerce_peer_ids,
     execute_payload,
+    filter_workers,
+    match_model,
     new_task_id,
 )
 from agentfm_nb.client._transport import stream_timeout
@@ -57,6 +59,9 @@ def _async_payload(worker_id: str, prompt: str, webhook_url: str | None) -> dict
 def _choose(
     workers: list[WorkerProfile], model: str, max_workers: int | None, pick: PickFn | None
 ) -> list[str]:
+    # SDK semantics first: the workers advertising ``model`` as their engine. Only where the
+    # SDK would raise (none do) the gateway's other tiers are tried: peer id, then agent name.
+    workers = filter_workers(workers, model=model) or match_model(workers, model)
     if pick is not None:
         workers = list(pick(workers))
     elif max_workers is not None:
@@ -179,8 +184,12 @@ class Tasks(SyncResource):
         pick: PickFn | None = None,
         **scatter_opts: Any,
     ) -> ScatterResults:
-        """Discover available workers of ``model`` (then ``pick``/``max_workers``), scatter."""
-        workers = self._client.workers.list(model=model, available_only=True)
+        """Discover available workers of ``model`` (then ``pick``/``max_workers``), scatter.
+
+        ``model`` is matched against the advertised engine as in the SDK; when no worker has
+        that engine, a peer id or an agent name (``model="Poet"``) is accepted too.
+        """
+        workers = self._client.workers.list(available_only=True)
         return self.scatter(
             prompts, peer_ids=_choose(workers, model, max_workers, pick), **scatter_opts
         )
@@ -337,7 +346,7 @@ class AsyncTasks(AsyncResource):
         pick: PickFn | None = None,
         **scatter_opts: Any,
     ) -> ScatterResults:
-        workers = await self._client.workers.list(model=model, available_only=True)
+        workers = await self._client.workers.list(available_only=True)
         return await self.scatter(
             prompts, peer_ids=_choose(workers, model, max_workers, pick), **scatter_opts
         )

@@ -56,15 +56,24 @@ class LineSplitter:
             self._parts = [buf[full:]] if full < len(buf) else []
             self._size = len(buf) - full
             return _cut(buf[:full], self._max)
-        pieces = data.split(b"\n")
+        end = data.rindex(b"\n")
+        head = data[:end]
         if self._parts:
-            self._parts.append(pieces[0])
-            pieces[0] = b"".join(self._parts)
-        rest = pieces.pop()
+            self._parts.append(head)
+            head = b"".join(self._parts)
+        rest = data[end + 1 :]
         self._parts = [rest] if rest else []
         self._size = len(rest)
+        if len(head) <= self._max:
+            # No line can be over the cap: decode every complete line at once (a newline never
+            # sits inside a UTF-8 sequence, so this equals decoding line by line).
+            text = head.decode("utf-8", "replace")
+            lines = text.split("\n")
+            if "\r" in text:
+                lines = [line.removesuffix("\r") for line in lines]
+            return lines
         out: list[str] = []
-        for raw in pieces:
+        for raw in head.split(b"\n"):
             if len(raw) > self._max:
                 out.extend(_cut(raw, self._max))
             else:
