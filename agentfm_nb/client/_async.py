@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from agentfm_nb.client._accessor import ensure_accessor
 from agentfm_nb.client._options import ClientOptions, client_repr
 from agentfm_nb.client._shared import DEFAULT_GATEWAY, UNSET, _Unset
 from agentfm_nb.client._transport import AsyncTransport, make_async_client
@@ -32,6 +33,7 @@ class AsyncAgentFMClient:
         api_key: str | _Unset | None = UNSET,
     ) -> None:
         self._init(ClientOptions.build(gateway_url, timeout, retries, artifacts_dir, api_key))
+        ensure_accessor()  # df.agentfm, without importing pandas here
 
     def _init(self, opts: ClientOptions) -> None:
         self._options = opts

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from agentfm_nb.client._accessor import ensure_accessor
 from agentfm_nb.client._options import ClientOptions, client_repr
 from agentfm_nb.client._shared import DEFAULT_GATEWAY, UNSET, _Unset
 from agentfm_nb.client._transport import SyncTransport, make_sync_client
@@ -40,6 +41,7 @@ class AgentFMClient:
         api_key: str | _Unset | None = UNSET,
     ) -> None:
         self._init(ClientOptions.build(gateway_url, timeout, retries, artifacts_dir, api_key))
+        ensure_accessor()  # df.agentfm, without importing pandas here
 
     def _init(self, opts: ClientOptions) -> None:
         self._options = opts

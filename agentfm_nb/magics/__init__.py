@@ -17,6 +17,7 @@ from agentfm_nb.magics import chat, connect, gateway, scatter, workers
 from agentfm_nb.magics._commands import (
     COMMANDS,
     describe,
+    group_help,
     overview,
     parse,
     resolve,
@@ -43,13 +44,21 @@ def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
     tokens = split_line(line)
     if not tokens or tokens[0] in ("help", "-h", "--help"):
         topic, _rest = resolve(tokens[1:])
-        print(topic.help() if topic is not None else overview())
+        if topic is not None:
+            print(topic.help())
+        elif tokens[1:2] == ["gateway"]:
+            print(group_help("gateway"))
+        else:
+            print(overview())
         return None
     if tokens[0] == "connect":
         connect.refuse_literal_key(tokens[1:], cmd="connect")
     cmd, argv = resolve(tokens)
     if cmd is None:
         if tokens[0] == "gateway":
+            if wants_help(tokens[1:]):
+                print(group_help("gateway"))
+                return None
             raise UsageError("%agentfm gateway: say start, stop or status (see %agentfm help)")
         raise UsageError(f"%agentfm: unknown subcommand {tokens[0]!r} (see %agentfm help)")
     if wants_help(argv):
@@ -65,7 +74,10 @@ def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from agentfm_nb.client._accessor import ensure_accessor
+
     ipython.register_magics(AgentFMMagics)
+    ensure_accessor()  # df.agentfm as soon as pandas is imported (not importing it here)
 
     def ogpu(line: str) -> Any:
         """``%ogpu``: the web3 stack loads on first use, so ``%load_ext`` stays fast."""

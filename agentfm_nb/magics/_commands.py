@@ -107,19 +107,45 @@ def resolve(tokens: list[str]) -> tuple[Command | None, list[str]]:
 ORDER = ("connect", "gateway start", "gateway stop", "gateway status", "workers", "chat")
 
 
+def _ordered(prefix: str = "") -> list[str]:
+    names = [n for n in COMMANDS if n.startswith(prefix)]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
 def overview() -> str:
-    names = sorted(COMMANDS, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    names = _ordered()
     width = max(len(COMMANDS[name].usage_name) for name in names)
     lines = [
         "AgentFM magics (each subcommand takes --help):",
         "",
         *(f"  {COMMANDS[n].usage_name:<{width}}  {COMMANDS[n].summary}" for n in names),
         f"  {'%agentfm help':<{width}}  This overview.",
+        f"  {'%ogpu':<{width}}  The OpenGPU scheduler agent (see %ogpu --help).",
         "",
-        "Long work runs in the background so the cell returns at once and Stop buttons work;",
-        "add --wait to block until it is done (scripts, nbclient runs, exports).",
+        "--model takes what the gateway routes by: a peer id, an agent name (Poet) or an",
+        "engine (llama3.2). Long work runs in the background so the cell returns at once and",
+        "Stop buttons work; add --wait to block until it is done (scripts, nbclient, exports).",
+        "",
+        "Examples:",
+        "  %agentfm gateway start              a local demo mesh for this session",
+        "  %agentfm workers --live             the live worker table",
+        "  %%agentfm chat --model Poet --wait  (the cell body is the prompt)",
+        "  %%agentfm scatter -o df --wait      (one prompt per line of the body)",
     ]
     return "\n".join(lines)
+
+
+def group_help(prefix: str) -> str:
+    """Help for a word that only groups subcommands (``%agentfm gateway --help``)."""
+    names = _ordered(prefix + " ")
+    width = max(len(COMMANDS[name].usage_name) for name in names)
+    return "\n".join(
+        [
+            f"%agentfm {prefix} (each takes --help):",
+            "",
+            *(f"  {COMMANDS[n].usage_name:<{width}}  {COMMANDS[n].summary}" for n in names),
+        ]
+    )
 
 
 def wants_help(argv: list[str]) -> bool:

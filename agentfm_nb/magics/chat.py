@@ -94,7 +94,12 @@ def prompt_from(args: Any, cell: str | None, *, cmd: str) -> str:
 @command("chat", "Chat with a worker: the cell body is the prompt, streamed live.", cell=True)
 @magic_arguments("%agentfm chat")
 @argument("--peer", metavar="ID", default=None, help="peer id (or unique prefix) to ask")
-@argument("--model", metavar="M", default=None, help="route by model: agent name or engine")
+@argument(
+    "--model",
+    metavar="M",
+    default=None,
+    help="route like the gateway: agent name, engine or peer id",
+)
 @argument("-o", "--output", metavar="VAR", default=None, help="store the reply in VAR when done")
 @argument(
     "--no-interpolate", action="store_true", help="send {braces} as written instead of filling"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,16 @@ from agentfm_nb.magics._session import (
     stop_session_gateway,
 )
 
+# Panels shown this session: `gateway stop` brings them to their final state from its cell.
+_panels: weakref.WeakSet[Any] = weakref.WeakSet()
+
 
 def _show(gw: Any) -> None:
     from agentfm_nb.widgets import GatewayPanel
 
-    show(GatewayPanel(gw))
+    panel = GatewayPanel(gw)
+    _panels.add(panel)
+    show(panel)
 
 
 def _connect_default(gw: Any, api_key: str | None) -> None:
@@ -39,8 +45,9 @@ def _describe(gw: Any) -> str:
     "--backend",
     choices=("auto", "agentfm", "embedded"),
     default="auto",
-    help="'agentfm' runs the real binary, 'embedded' the built-in gateway with the demo "
-    "mesh; 'auto' (default) picks the binary when it is on PATH",
+    metavar="NAME",
+    help="auto (default), agentfm or embedded: 'agentfm' runs the real binary, 'embedded' "
+    "the built-in gateway with the demo mesh; 'auto' picks the binary when it is on PATH",
 )
 @argument("--config", metavar="FILE", default=None, help="mesh config (TOML) for the gateway")
 @argument(
@@ -82,6 +89,9 @@ def stop(shell: Any, args: Any, cell: str | None) -> None:
     gw = session_gateway()
     url = gw.url if gw is not None else None
     if stop_session_gateway():
+        for panel in list(_panels):
+            if panel.gateway is gw:
+                panel.stop()
         print(f"Stopped the gateway at {url}.")
     else:
         print("No session gateway is running.")

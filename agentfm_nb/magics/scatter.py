@@ -41,11 +41,13 @@ def prompts_from_frame(shell: Any, spec: str) -> list[str]:
     "scatter", "Fan prompts (one per body line, or --from DF[COL]) out over the mesh.", cell=True
 )
 @magic_arguments("%agentfm scatter")
-@argument("--model", metavar="M", default=None, help="use the workers serving this model")
+@argument("--model", metavar="M", default=None, help="the workers serving M: name or engine")
 @argument("--peers", metavar="ID", nargs="+", default=None, help="use exactly these peers")
 @argument("--concurrency", type=int, metavar="N", default=None, help="tasks in flight at most")
 @argument("--retries", type=int, metavar="N", default=2, help="retries per prompt (default 2)")
-@argument("--from", dest="source", metavar="DF[COL]", default=None, help="prompts from a column")
+@argument(
+    "--from", dest="source", metavar="DF[COL]", default=None, help="prompts from a DataFrame column"
+)
 @argument("-o", "--output", metavar="VAR", default=None, help="store the results DataFrame")
 @argument("--wait", action="store_true", help="block until every prompt is done")
 def scatter(shell: Any, args: Any, cell: str | None) -> None:

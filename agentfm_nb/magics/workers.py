@@ -35,8 +35,8 @@ def workers(shell: Any, args: Any, cell: str | None) -> None:
 
     table = WorkerTable(client, live=args.live, model=args.model, available_only=args.available)
     show(table)
-    # The first listing is awaited and its state re-sent from this cell: updates made on the
+    # The first listing is awaited and published from this cell: updates made on the
     # background loop belong to no running cell, so nbclient (quickstart, exports) would save
-    # an empty table otherwise.
+    # an empty table (and a "connecting" fallback) otherwise.
     table.refresh()
-    table.send_state()
+    table.publish()

@@ -1,11 +1,16 @@
-"""Zip a task's output folder into ``<artifacts_dir>/<task_id>.zip``, safely and atomically."""
+"""Per-task output folders: made, zipped into ``<artifacts_dir>/<task_id>.zip`` (safely and
+atomically), and removed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
+import itertools
 import os
+import shutil
 import stat
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -105,4 +110,36 @@ def build_artifact(root: Path, dest: Path, *, max_bytes: int) -> bool:
     return True
 
 
-__all__ = ["ArtifactRefused", "build_artifact", "has_files"]
+class OutputFolders:
+    """The mesh's private folder of per-task output folders (``AGENTFM_OUTPUT_DIR``)."""
+
+    def __init__(self, parent: Path | None = None) -> None:
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="agentfm-mesh-", dir=parent))
+        self._seq = itertools.count()
+
+    def new(self, task_id: str) -> Path:
+        """An empty folder: one mkdir on the loop; the counter keeps reused task ids apart."""
+        path = self.root / f"{task_id}-{next(self._seq)}"
+        os.mkdir(path, 0o700)
+        return path
+
+    async def discard(self, path: Path) -> None:
+        try:
+            os.rmdir(path)  # empty (the common case): one call, no thread
+            return
+        except OSError:
+            pass
+        # rmtree never follows links; a big folder is removed off the loop
+        try:
+            await asyncio.to_thread(shutil.rmtree, path, True)
+        except asyncio.CancelledError:
+            shutil.rmtree(path, ignore_errors=True)  # cancelled twice: finish the job inline
+            raise
+
+    async def remove_all(self) -> None:
+        await asyncio.to_thread(shutil.rmtree, self.root, True)
+
+
+__all__ = ["ArtifactRefused", "OutputFolders", "build_artifact", "has_files"]

@@ -9,6 +9,7 @@ import contextlib
 import html
 import threading
 import uuid
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -144,6 +145,7 @@ class BaseWidget(anywidget.AnyWidget):
         from IPython.display import display
 
         self._displayed = True
+        _watch_cells()
         self._parent = _current_parent()
         display(self.mimebundle(), raw=True, display_id=self._display_id)  # type: ignore[no-untyped-call]
 
@@ -151,9 +153,60 @@ class BaseWidget(anywidget.AnyWidget):
         """Re-render every display of this widget (fallbacks carry the latest state)."""
         if not self._displayed:
             return
+        if threading.current_thread() is not threading.main_thread():
+            # nbclient (quickstart, exports) saves only messages of the cell that is running,
+            # so work that ends between cells is published again when the next cell ends.
+            _pending.add(self)
         # no kernel or a closed socket: nothing to refresh
         with contextlib.suppress(Exception):
             _update_display(self.mimebundle(), self._display_id, self._parent)
+
+    def publish(self) -> None:
+        """Send the full state and refreshed fallbacks now, from the calling cell.
+
+        Widgets do their work on a background loop; call this from a cell (``.result()`` and
+        the magics' ``--wait`` do) so a notebook saved by nbclient keeps the latest state.
+        From another thread this only refreshes the fallbacks; the next cell publishes.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            self.refresh_display()
+            return
+        _pending.discard(self)
+        if self.comm is None:
+            return
+        with self._lock:
+            self._before_publish()
+            with contextlib.suppress(Exception):
+                self.send_state()
+        self.refresh_display()
+
+    def _before_publish(self) -> None:
+        """Bring snapshot traits up to date before ``publish`` (for subclasses)."""
+
+
+# Displayed widgets whose background work changed them after their cell ended.
+_pending: weakref.WeakSet[BaseWidget] = weakref.WeakSet()
+_watching: set[int] = set()
+
+
+def publish_pending() -> None:
+    """Publish every widget that changed in the background since the last cell ended."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for widget in list(_pending):
+        with contextlib.suppress(Exception):  # a closed widget must not break the cell hook
+            widget.publish()
+
+
+def _watch_cells() -> None:
+    """Run ``publish_pending`` after each cell (once per shell), in the kernel's main thread."""
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    if shell is None or id(shell) in _watching:
+        return
+    _watching.add(id(shell))
+    shell.events.register("post_run_cell", lambda _result: publish_pending())
 
 
 def _current_parent() -> dict[str, Any] | None:
@@ -186,4 +239,4 @@ def _update_display(data: dict[str, Any], display_id: str, parent: dict[str, Any
     session.send(pub.pub_socket, "update_display_data", content, parent=parent, ident=pub.topic)
 
 
-__all__ = ["BaseWidget", "make_async_client", "safe_url"]
+__all__ = ["BaseWidget", "make_async_client", "publish_pending", "safe_url"]

@@ -39,7 +39,7 @@ class ChatTurn:
             with contextlib.suppress(concurrent.futures.CancelledError):
                 self._future.result(timeout)
         self._finished.wait(timeout)
-        self._widget.refresh_display()
+        self._widget.publish()
         return dict(self._widget.history[self.index])
 
     def done(self) -> bool:

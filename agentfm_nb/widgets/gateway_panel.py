@@ -29,6 +29,12 @@ class GatewayPanel(BaseWidget):
         self._online: int | None = None
         self._error: str | None = None
         self._url = safe_url(str(gateway.url)) if gateway.running else ""
+        if gateway.running:
+            # One check from the cell, so the first state (what nbclient saves) has the count.
+            try:
+                self._read_health(httpx.get(f"{gateway.url}/health", timeout=3.0))
+            except httpx.HTTPError as exc:
+                self._check_failed(exc)
         self._update()
         if live:
             self._submit(self._poll())
@@ -62,27 +68,42 @@ class GatewayPanel(BaseWidget):
     async def _poll(self) -> None:
         async with httpx.AsyncClient(timeout=3.0) as http:
             while self.gateway.running:
+                before = (self._online, self._error)
                 try:
-                    r = await http.get(f"{self.gateway.url}/health")
-                    self._online = int(r.json().get("online_workers", 0))
-                    self._error = None
-                except (httpx.HTTPError, ValueError) as exc:
-                    self._error = f"health check failed ({type(exc).__name__})"
+                    response = await http.get(f"{self.gateway.url}/health")
+                except httpx.HTTPError as exc:
+                    self._check_failed(exc)
+                else:
+                    self._read_health(response)
                 self._update()
+                if (self._online, self._error) != before:
+                    self.refresh_display()
                 await asyncio.sleep(_POLL_S)
         self._update()
         self.refresh_display()
+
+    def _read_health(self, response: httpx.Response) -> None:
+        try:
+            self._online = int(response.json().get("online_workers", 0))
+            self._error = None
+        except (ValueError, AttributeError, TypeError) as exc:
+            self._check_failed(exc)
+
+    def _check_failed(self, exc: Exception) -> None:
+        self._error = f"health check failed ({type(exc).__name__})"
 
     def _on_stop(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         self._submit(asyncio.to_thread(self.stop))
 
     def _fallback_text(self) -> str:
         i = self.info
-        state = "running" if i.get("running") else "stopped"
+        if not i.get("running"):
+            return f"GatewayPanel: {i.get('backend')} gateway at {i.get('url')} (stopped)"
+        online = i.get("online_workers")
+        workers = "workers: ?" if online is None else f"{online} workers online"
         return (
-            f"GatewayPanel: {i.get('backend')} gateway {state} at {i.get('url')}"
-            f" (pid {i.get('pid')},"
-            f" {i.get('online_workers')} workers online)"
+            f"GatewayPanel: {i.get('backend')} gateway running at {i.get('url')}"
+            f" (pid {i.get('pid')}, {workers})"
         )
 
     def _fallback_html(self) -> str:

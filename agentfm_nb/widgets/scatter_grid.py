@@ -118,7 +118,7 @@ class ScatterGrid(BaseWidget):
             self._future.result(timeout)
         # A cancelled future returns at once; the run's cleanup (cells -> cancelled) follows.
         self._finished.wait(timeout)
-        self.refresh_display()
+        self.publish()
         return self.results
 
     def stop(self) -> None:
@@ -203,6 +203,8 @@ class ScatterGrid(BaseWidget):
                 names = {str(w.peer_id): w.name for w in found}
             else:
                 names = {}
+                with contextlib.suppress(AgentFMError):  # names only label the grid's legend
+                    names = {str(w.peer_id): w.name for w in await client.workers.list()}
             if not peers:
                 what = f"model {self._model_filter!r}" if self._model_filter else "the mesh"
                 raise ModelNotFoundError(
@@ -282,6 +284,9 @@ class ScatterGrid(BaseWidget):
             if final or now - self._last_snapshot >= _SNAPSHOT_EVERY_S:
                 self.progress = progress
                 self._publish_snapshot()
+
+    def _before_publish(self) -> None:
+        self._flush(final=True)
 
     def _publish_snapshot(self) -> None:
         content, _ = self._differ.snapshot(self._columns(), {}, inline=True)

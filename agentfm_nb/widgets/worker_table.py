@@ -162,6 +162,7 @@ class WorkerTable(BaseWidget):
                 except AgentFMError as exc:
                     backoff = min(backoff * 2 or 0.5, 10.0)
                     delay = backoff
+                    before = self._headline()
                     self.summary = {
                         **self.summary,
                         "state": "unreachable",
@@ -169,6 +170,8 @@ class WorkerTable(BaseWidget):
                         "retry_in": delay,
                         "gateway_url": url,
                     }
+                    if self._headline() != before:
+                        self.refresh_display()
                 wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wake.wait(), delay)
@@ -188,6 +191,7 @@ class WorkerTable(BaseWidget):
 
     def _apply(self, workers: Sequence[Any], gateway_url: str) -> None:
         with self._lock:
+            before = self._headline()
             self.workers = list(workers)
             self._cols, self._strings = worker_columns(self.workers, self._slots)
             online = [w for w in self.workers if w.online]
@@ -211,6 +215,16 @@ class WorkerTable(BaseWidget):
             now = time.monotonic()
             if now - self._last_snapshot >= _SNAPSHOT_EVERY_S:
                 self._publish_snapshot()
+        if self._headline() != before:
+            self.refresh_display()  # first listing, workers joining or leaving
+
+    def _headline(self) -> tuple[Any, ...]:
+        s = self.summary
+        return (s.get("state"), s.get("online"), s.get("total"))
+
+    def _before_publish(self) -> None:
+        if self._differ.seq >= 0:  # every listing was diffed, so the baseline is current
+            self._publish_snapshot()
 
     def _publish_snapshot(self) -> None:
         content, _ = self._differ.snapshot(self._cols, self._strings, inline=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ def test_exported_widgets_render_offline(
     assert len(poem.strip().splitlines()) >= 10, poem
     assert "done 8" in page.locator(".afm-sg .afm-sg-legend").inner_text()
     assert page.locator(".afm-gp").count() == 1
+    # the panel's first state was sent from its cell, so the export has the count, not "–"
+    panel = page.locator(".afm-gp").inner_text()
+    assert re.search(r"online workers\s+4\b", panel), panel
     assert blocked == [], blocked  # nothing needed the network (no CDN fallback was tried)
     assert errors == [], errors
     page.screenshot(path=output_dir / f"export_{assets}.png", full_page=True)

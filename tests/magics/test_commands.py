@@ -162,3 +162,17 @@ def test_scatter_errors(connected: Shell) -> None:
         ("%%agentfm scatter --model nobody\nhi", "no online worker serves model 'nobody'"),
     ]:
         assert needle in connected.run(source).one_line_error(), source
+
+
+def test_model_means_what_the_gateway_routes_by(connected: Shell) -> None:
+    ran = connected.run("%%agentfm chat --model poet -o answer --wait\nhello")
+    assert ran.ok, ran.err
+    assert connected.ns["answer"].peer_id == peer_of(connected, "Poet")
+    assert connected.run("%agentfm workers --model Analyst -o a").ok
+    assert list(connected.ns["a"]["name"]) == ["Analyst"]
+    scribe = peer_of(connected, "Scribe")
+    ran = connected.run(f"%%agentfm scatter --model {scribe} -o s --wait\none\ntwo")
+    assert ran.ok, ran.err
+    assert set(connected.ns["s"]["worker_id"]) == {scribe}
+    message = connected.run("%%agentfm chat --model nobody\nhi").one_line_error()
+    assert "no online worker serves model 'nobody'" in message

@@ -85,3 +85,36 @@ def test_api_key_env_never_echoes_a_key_like_value(ip: Shell) -> None:
 
 def test_connect_rejects_a_non_http_url(ip: Shell) -> None:
     assert "http://" in ip.run("%agentfm connect ftp://x").one_line_error()
+
+
+def test_help_points_to_ogpu_and_groups_gateway(ip: Shell) -> None:
+    out = ip.run("%agentfm help").out
+    assert "%ogpu" in out and "%ogpu --help" in out
+    assert "Examples:" in out and "agent name" in out
+    for source in ("%agentfm gateway --help", "%agentfm help gateway"):
+        ran = ip.run(source)
+        assert ran.ok, ran.err
+        for sub in ("start", "stop", "status"):
+            assert f"%agentfm gateway {sub} " in ran.out
+    # reST markup of IPython's formatter never reaches the user
+    for name in COMMANDS:
+        assert "<{" not in ip.run(f"%agentfm {name} --help").out, name
+
+
+def test_load_ext_registers_the_accessor_without_importing_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'agentfm_nb')\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported by %load_ext'\n"
+        "import pandas as pd\n"
+        "print(type(pd.DataFrame({'q': ['x']}).agentfm).__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "AgentFMAccessor"

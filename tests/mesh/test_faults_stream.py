@@ -225,9 +225,7 @@ async def test_agent_traceback_is_one_error_line_and_kept_in_the_log(faults: Fau
     async with httpx.AsyncClient(base_url=faults.gw.url, timeout=20) as http:
         peer = await peer_of(http, "Faulty")
         t = tag()
-        resp = await http.post(
-            "/api/execute", json={"worker_id": peer, "prompt": f"traceback:{t}"}
-        )
+        resp = await http.post("/api/execute", json={"worker_id": peer, "prompt": f"traceback:{t}"})
         lines = resp.text.splitlines()
         # Only the agent's stdout, then ONE error line (exit code + last stderr line), then
         # the sentinel: no traceback line may pass for agent output.

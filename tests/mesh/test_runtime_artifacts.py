@@ -11,7 +11,7 @@ import pytest
 from _runtime_support import command_worker, peer, running_mesh
 
 from agentfm_nb.mesh.artifacts import ArtifactRefused, build_artifact
-from agentfm_nb.mesh.runtime import TaskRun
+from agentfm_nb.mesh.taskrun import TaskRun
 
 WRITER = """
 import os, sys

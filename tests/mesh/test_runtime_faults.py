@@ -140,7 +140,7 @@ async def test_mesh_close_kills_running_agents(tmp_path: Path) -> None:
 
 
 async def test_slots_busy_and_released(tmp_path: Path) -> None:
-    from agentfm_nb.mesh.runtime import UnknownWorker, WorkerBusy
+    from agentfm_nb.mesh.refusals import UnknownWorker, WorkerBusy
 
     spec = command_worker(tmp_path, "Two", "import sys; sys.stdin.read(); print('ok')", max_tasks=2)
     async with running_mesh(tmp_path, spec) as mesh:
@@ -165,7 +165,7 @@ async def test_slots_busy_and_released(tmp_path: Path) -> None:
 
 
 async def test_drain_ends_streams_normally_and_refuses_new_tasks(tmp_path: Path) -> None:
-    from agentfm_nb.mesh.runtime import UnknownWorker
+    from agentfm_nb.mesh.refusals import UnknownWorker
 
     spec = command_worker(tmp_path, "Fam", FAMILY, max_tasks=3)
     async with running_mesh(tmp_path, spec) as mesh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import zipfile
 from pathlib import Path
@@ -37,6 +38,26 @@ async def test_output_dir_argument_and_artifact(tmp_path: Path) -> None:
         assert run.has_artifact
         with zipfile.ZipFile(mesh.artifacts_dir / "dir1.zip") as zf:
             assert zf.read("made.txt") == b"content"
+        assert list(mesh.outputs.root.iterdir()) == []  # the task's folder is gone
+
+
+async def test_agent_without_output_dir_gets_no_folder(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    async def watch(mesh_root: Path) -> None:
+        while True:  # sample the folder while the task runs
+            seen.append(os.listdir(mesh_root))
+            await asyncio.sleep(0)
+
+    async with running_mesh(tmp_path, python_worker("Py", f"{MOD}:gen")) as mesh:
+        watcher = asyncio.ensure_future(watch(mesh.outputs.root))
+        try:
+            async with mesh.open_task(peer(mesh, "Py"), "g", "nodir1") as run:
+                assert [line async for line in run.lines()] == ["g-0", "g-1", "g-2"]
+        finally:
+            watcher.cancel()
+        assert run.status == "ok" and not run.has_artifact
+    assert seen and all(entries == [] for entries in seen)
 
 
 async def test_fast_sync_generator_keeps_order(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from _runtime_support import peer, python_worker, running_mesh
 
 from agentfm_nb.mesh.peerid import is_valid_peer_id
-from agentfm_nb.mesh.runtime import RouteError
+from agentfm_nb.mesh.refusals import RouteError
 
 WIRE_FIELDS = {
     "peer_id", "author", "name", "status", "hardware", "description", "cpu_usage_pct",

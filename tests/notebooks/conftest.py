@@ -46,6 +46,27 @@ def widget_models(nb: Any) -> dict[str, Any]:
     return dict(state.get("state", {}))
 
 
+def shown(nb: Any, source_prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The widget a cell displayed: its saved display data and its saved model (state)."""
+    for output in cell(nb, source_prefix).outputs:
+        view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+        if view is not None:
+            model = widget_models(nb).get(view["model_id"])
+            assert model is not None, f"no saved state for the widget of {source_prefix!r}"
+            return dict(output["data"]), dict(model)
+    raise AssertionError(f"{source_prefix!r} displayed no widget")
+
+
+def saved_column(model: Any, *path: str) -> bytes:
+    """A binary column (e.g. ``_cells/cols/state/data``) from a saved widget model."""
+    import base64
+
+    for buf in model.get("buffers", []):
+        if tuple(buf["path"]) == path:
+            return base64.b64decode(buf["data"])
+    raise AssertionError(f"no saved buffer at {path}")
+
+
 def assert_no_errors(nb: Any) -> None:
     for c in nb.cells:
         for o in c.get("outputs", []):

@@ -23,7 +23,8 @@ def test_02_scatter_dataframes(tmp_path: Path) -> None:
     nb = run("02_scatter_dataframes.ipynb", tmp_path)
     analysis = cell_text(nb, 'df["analysis"]')
     assert "analysis" in analysis and "The quick brown fox" in analysis
-    assert "Retries move a failed prompt" in cell_text(nb, "import agentfm_nb.scatter.accessor")
+    # df.agentfm works with no explicit import: %load_ext agentfm_nb registered it
+    assert "Retries move a failed prompt" in cell_text(nb, 'df["echo"] = df.agentfm')
     assert "12 succeeded, 0 failed" in cell_text(nb, "from agentfm_nb.client import")
     latency = cell_text(nb, "%agentfm workers -o")
     assert "mean" in latency and "Echo" in latency

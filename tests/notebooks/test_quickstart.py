@@ -11,7 +11,15 @@ import nbformat
 import pytest
 
 from agentfm_nb.export import ASSETS
-from tests.notebooks.conftest import CLEAN_ENV, assert_no_errors, cell_text, widget_models
+from agentfm_nb.widgets.scatter_grid import STATES
+from tests.notebooks.conftest import (
+    CLEAN_ENV,
+    assert_no_errors,
+    cell_text,
+    saved_column,
+    shown,
+    widget_models,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +84,34 @@ def test_offline_html_is_written_next_to_its_assets(quickstart: tuple[Path, str]
     assert "embed-amd.js" in html and "application/vnd.jupyter.widget-state+json" in html
     for cdn in ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com"):
         assert cdn not in html
+
+
+def test_saved_widgets_show_their_final_state(quickstart: tuple[Path, str]) -> None:
+    """What GitHub, nbviewer and the HTML export show: final states, not first frames."""
+    out, _ = quickstart
+    nb = nbformat.read(out / "01_quickstart.ipynb", as_version=4)
+
+    data, panel = shown(nb, "%agentfm gateway start")
+    assert panel["state"]["info"]["online_workers"] == 4
+    assert "4 workers online" in data["text/plain"] and "4 workers online" in data["text/html"]
+
+    data, table = shown(nb, "%agentfm workers --live")
+    assert table["state"]["summary"]["online"] == 4
+    assert data["text/plain"].startswith("WorkerTable: 4 online")
+    for name in ("Echo", "Poet", "Scribe", "Analyst"):
+        assert name in data["text/html"]
+    assert len(saved_column(table, "_snapshot", "cols", "status", "data")) == 4
+
+    poem = cell_text(nb, "print(reply.text)").strip()
+    data, chat = shown(nb, "%%agentfm chat")
+    answer = chat["state"]["history"][-1]
+    assert answer["status"] == "ok" and answer["content"].strip() == poem
+    assert poem.splitlines()[-1] in data["text/plain"]
+    assert chat["state"]["status"]["state"] == "idle"
+
+    data, grid = shown(nb, "%%agentfm scatter")
+    assert grid["state"]["progress"]["done"] == 8 and grid["state"]["progress"]["state"] == "done"
+    cells = saved_column(grid, "_cells", "cols", "state", "data")
+    assert [STATES[b] for b in cells] == ["done"] * 8
+    assert "8/8 finished" in data["text/plain"] and "8/8 finished" in data["text/html"]
+    assert {w["name"] for w in grid["state"]["workers"]} == {"Echo"}

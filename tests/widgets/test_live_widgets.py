@@ -189,3 +189,30 @@ def test_fallbacks_exist_before_any_data(cls: Any, gateway: Any) -> None:
     finally:
         if isinstance(w, WorkerTable):
             w.stop()
+
+
+def test_model_is_routed_like_the_gateway(gateway: Any) -> None:
+    """Peer id, then agent name, then engine (case-insensitive): model="Poet" finds the Poet."""
+    client = AgentFMClient(gateway.url)
+    by_name = {w.name: str(w.peer_id) for w in client.workers.list()}
+    for model, expected in [
+        ("Poet", {"Poet"}),
+        ("analyst", {"Analyst"}),
+        (by_name["Scribe"], {"Scribe"}),
+        ("LLAMA3.2", {"Poet", "Analyst"}),
+    ]:
+        msg = ChatWidget(client, model=model).send("hi").result(timeout=30)
+        assert msg["status"] == "ok", (model, msg)
+        assert msg["peer_id"] in {by_name[n] for n in expected}, model
+        grid = ScatterGrid(["a", "b"], client=client, model=model)
+        assert (grid.start().result(timeout=30).to_dataframe()["status"] == "success").all()
+        assert {w["name"] for w in grid.workers} == expected
+    msg = ChatWidget(client, model="nobody").send("hi").result(timeout=30)
+    assert msg["status"] == "error" and "no online worker serves model 'nobody'" in msg["error"]
+
+
+def test_gateway_panel_first_state_has_the_worker_count(start_gateway: Any) -> None:
+    # Counted in the constructor (the cell), so a saved notebook never shows "workers: ?".
+    panel = GatewayPanel(start_gateway(), live=False)
+    assert panel.info["online_workers"] == 4
+    assert "4 workers online" in panel.mimebundle()["text/plain"]

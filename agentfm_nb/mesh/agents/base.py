@@ -35,6 +35,21 @@ class Agent(Protocol):
     async def aclose(self) -> None: ...
 
 
+class LineBatch(list[str]):
+    """Lines that also keep their ``"\\n"``-joined text, so a big batch is never re-joined."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, lines: list[str], text: str) -> None:
+        super().__init__(lines)
+        self.text = text
+
+
+def batch_text(batch: list[str]) -> str:
+    """The lines of ``batch`` joined with newlines (free for a :class:`LineBatch`)."""
+    return batch.text if type(batch) is LineBatch else "\n".join(batch)
+
+
 class LineSplitter:
     """Bytes in, complete decoded lines out; a line longer than ``max_line`` is cut there."""
 
@@ -68,10 +83,9 @@ class LineSplitter:
             # No line can be over the cap: decode every complete line at once (a newline never
             # sits inside a UTF-8 sequence, so this equals decoding line by line).
             text = head.decode("utf-8", "replace")
-            lines = text.split("\n")
             if "\r" in text:
-                lines = [line.removesuffix("\r") for line in lines]
-            return lines
+                return [line.removesuffix("\r") for line in text.split("\n")]
+            return LineBatch(text.split("\n"), text)
         out: list[str] = []
         for raw in head.split(b"\n"):
             if len(raw) > self._max:
@@ -137,7 +151,9 @@ __all__ = [
     "MAX_LINE_BYTES",
     "Agent",
     "AgentError",
+    "LineBatch",
     "LineSplitter",
     "TextLineSplitter",
+    "batch_text",
     "split_text",
 ]

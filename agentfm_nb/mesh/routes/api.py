@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agentfm_nb.mesh.peerid import is_valid_peer_id
+from agentfm_nb.mesh.refusals import UnknownWorker, WorkerBusy
 from agentfm_nb.mesh.routes.common import (
     TEXT_TYPE,
     BodyTooLarge,
@@ -30,10 +31,8 @@ from agentfm_nb.mesh.routes.tasks import (
     OpenRun,
     mint_task_id,
     open_run,
-    valid_task_id,
 )
-from agentfm_nb.mesh.routes.workers import workers_body
-from agentfm_nb.mesh.runtime import UnknownWorker, WorkerBusy
+from agentfm_nb.mesh.taskrun import is_valid_task_id
 from agentfm_nb.mesh.webhooks import WebhookRefused, WebhookTarget
 
 log = logging.getLogger("agentfm_nb.mesh.api")
@@ -52,7 +51,7 @@ class DispatchRefused(Exception):
 async def list_workers(request: Request) -> Response:
     state = state_of(request)
     include_offline = request.query_params.get("include_offline", "").lower() in _TRUE
-    return Response(workers_body(state, include_offline), media_type="application/json")
+    return Response(state.mesh.workers_json(include_offline), media_type="application/json")
 
 
 async def _parse(request: Request, state: GatewayState) -> dict[str, Any]:
@@ -76,9 +75,10 @@ async def _parse(request: Request, state: GatewayState) -> dict[str, Any]:
 
 
 def _check_worker(state: GatewayState, worker_id: str) -> None:
-    if not is_valid_peer_id(worker_id):
-        raise DispatchRefused(text_error(400, "Invalid Worker ID format"))
     snap: Any = state.mesh.lookup(worker_id)
+    # a known id is a valid one: the base58 check is only paid for unknown ids
+    if snap is None and not is_valid_peer_id(worker_id):
+        raise DispatchRefused(text_error(400, "Invalid Worker ID format"))
     if snap is None or not getattr(snap, "online", True):
         raise DispatchRefused(text_error(404, "Worker not found or offline"))
     if not getattr(snap, "dispatch_allowed", True):
@@ -102,7 +102,7 @@ async def execute(request: Request) -> Response | WatchedStream:
         task_id = payload.get("task_id")
         if task_id is None or task_id == "":
             task_id = mint_task_id()
-        elif not isinstance(task_id, str) or not valid_task_id(task_id):
+        elif not is_valid_task_id(task_id):
             return text_error(400, "Invalid task_id format")
         worker_id: str = payload["worker_id"]
         _check_worker(state, worker_id)

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from agentfm_nb.mesh.agents.base import batch_text
+from agentfm_nb.mesh.refusals import RouteError, UnknownWorker, WorkerBusy
 from agentfm_nb.mesh.routes.common import (
     BodyTooLarge,
     GatewayState,
@@ -25,8 +27,6 @@ from agentfm_nb.mesh.routes.common import (
 )
 from agentfm_nb.mesh.routes.streaming import Abandoned, WatchedStream, unless_abandoned
 from agentfm_nb.mesh.routes.tasks import SENTINEL_PREFIX, OpenRun, mint_task_id, open_run
-from agentfm_nb.mesh.routes.workers import wire_agents
-from agentfm_nb.mesh.runtime import RouteError, UnknownWorker, WorkerBusy
 
 _SHUTDOWN_TAIL = (
     b"data: " + dumps(envelope("the gateway is shutting down", "worker_stream_failed")) + b"\n\n"
@@ -83,7 +83,7 @@ async def list_models(request: Request) -> Response:
     cached = state.models_cache
     if cached is None or cached[0] != version:
         created = int(time.time() - state.uptime_s())
-        agents = wire_agents(state, include_offline=False)
+        agents = state.mesh.wire_agents(include_offline=False)
         data = [model_entry(agent, created) for agent in agents]
         cached = state.models_cache = (version, dumps({"object": "list", "data": data}))
     return Response(cached[1], media_type="application/json")
@@ -157,6 +157,8 @@ async def _dispatch(state: GatewayState, model: str, prompt: str) -> OpenRun:
 
 
 def _clean(batch: list[str]) -> list[str]:
+    if SENTINEL_PREFIX not in batch_text(batch):  # one C-level scan for the usual batch
+        return batch
     return [line for line in batch if not line.lstrip(" \t").startswith(SENTINEL_PREFIX)]
 
 
@@ -247,6 +249,45 @@ def _failed(run: OpenRun) -> Response:
     return error_response(502, run.run.error or "agent failed", "worker_stream_failed")
 
 
+async def _answer(
+    request: Request, state: GatewayState, run: OpenRun, payload: dict[str, Any], kind: str
+) -> Response | WatchedStream:
+    """The streamed or buffered answer of a dispatched completion (``kind`` chat or text)."""
+    model: str = payload["model"]
+    cid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex}"
+    if payload.get("stream"):
+        return _stream(state, run, kind, model, cid)
+    try:
+        text = await unless_abandoned(_collect(run), request.receive, state)
+    except Abandoned:
+        return _abandoned()
+    if run.run.status != "ok":
+        return _failed(run)
+    choice: dict[str, Any]
+    if kind == "chat":
+        obj = "chat.completion"
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop",
+        }
+    else:
+        obj = "text_completion"
+        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+    return json_response(
+        {
+            "id": cid,
+            "object": obj,
+            "created": int(time.time()),
+            "model": model,
+            "choices": [choice],
+            "usage": dict(_USAGE),
+            "agentfm_peer_id": run.peer_id,
+            "agentfm_task_id": run.task_id,
+        }
+    )
+
+
 async def chat_completions(request: Request) -> Response | WatchedStream:
     state = state_of(request)
     try:
@@ -257,37 +298,10 @@ async def chat_completions(request: Request) -> Response | WatchedStream:
         prompt = render_chat_prompt(messages)
         if prompt == "assistant:":
             return error_response(400, "messages carry no content", "prompt_required")
-        model: str = payload["model"]
-        run = await _dispatch(state, model, prompt)
+        run = await _dispatch(state, payload["model"], prompt)
     except OpenAIRefused as refused:
         return refused.response
-    cid = f"chatcmpl-{uuid.uuid4().hex}"
-    if payload.get("stream"):
-        return _stream(state, run, "chat", model, cid)
-    try:
-        text = await unless_abandoned(_collect(run), request.receive, state)
-    except Abandoned:
-        return _abandoned()
-    if run.run.status != "ok":
-        return _failed(run)
-    return json_response(
-        {
-            "id": cid,
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": dict(_USAGE),
-            "agentfm_peer_id": run.peer_id,
-            "agentfm_task_id": run.task_id,
-        }
-    )
+    return await _answer(request, state, run, payload, "chat")
 
 
 async def completions(request: Request) -> Response | WatchedStream:
@@ -301,31 +315,10 @@ async def completions(request: Request) -> Response | WatchedStream:
             )
         if not isinstance(prompt, str) or not prompt:
             return error_response(400, "prompt is required", "prompt_required")
-        model: str = payload["model"]
-        run = await _dispatch(state, model, prompt)
+        run = await _dispatch(state, payload["model"], prompt)
     except OpenAIRefused as refused:
         return refused.response
-    cid = f"cmpl-{uuid.uuid4().hex}"
-    if payload.get("stream"):
-        return _stream(state, run, "text", model, cid)
-    try:
-        text = await unless_abandoned(_collect(run), request.receive, state)
-    except Abandoned:
-        return _abandoned()
-    if run.run.status != "ok":
-        return _failed(run)
-    return json_response(
-        {
-            "id": cid,
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}],
-            "usage": dict(_USAGE),
-            "agentfm_peer_id": run.peer_id,
-            "agentfm_task_id": run.task_id,
-        }
-    )
+    return await _answer(request, state, run, payload, "text")
 
 
 routes = [

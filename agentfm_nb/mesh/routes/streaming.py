@@ -20,6 +20,11 @@ from agentfm_nb.mesh.routes.common import GatewayState
 T = TypeVar("T")
 
 
+class LastChunk(bytes):
+    """A body chunk known to be the last one: it goes out with the end of the response in one
+    write (a short task's whole answer is then the headers plus one write)."""
+
+
 class WatchedStream:
     """``body`` chunks sent as they come; the request is watched for a disconnect meanwhile."""
 
@@ -75,13 +80,18 @@ class WatchedStream:
             )
             self._started = True
             async for chunk in body:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                last = type(chunk) is LastChunk
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                if last:
+                    self._completed = True
+                    break
         finally:
             # Runs on cancel too: closing the generator leaves its TaskRun context.
             with contextlib.suppress(Exception):
                 await body.aclose()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        self._completed = True
+        if not self._completed:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            self._completed = True
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -8,22 +8,19 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+from agentfm_nb.mesh.agents.base import batch_text
 from agentfm_nb.mesh.routes.common import GatewayState
-from agentfm_nb.mesh.runtime import TASK_ID_RE, TaskRun
+from agentfm_nb.mesh.routes.streaming import LastChunk
+from agentfm_nb.mesh.taskrun import MARKER_PREFIX, TaskRun
 
 FILES_INCOMING = "[AGENTFM: FILES_INCOMING]"
 NO_FILES = "[AGENTFM: NO_FILES]"
-SENTINEL_PREFIX = "[AGENTFM:"
+SENTINEL_PREFIX = MARKER_PREFIX
 ERROR_PREFIX = "❌ ERROR: "
 
 
 def mint_task_id() -> str:
     return f"task_{uuid.uuid4().hex}"
-
-
-def valid_task_id(task_id: str) -> bool:
-    # fullmatch: "$" alone would let a trailing newline through
-    return TASK_ID_RE.fullmatch(task_id) is not None
 
 
 def one_line(text: str) -> str:
@@ -80,11 +77,15 @@ class OpenRun:
 
     async def api_body(self) -> AsyncGenerator[bytes, None]:
         """``/api/execute`` wire bytes: the lines, an error line if any, then the sentinel."""
+        run = self.run
+        tail = ""
         async with aclosing(self.batches("api")) as batches:
             async for batch in batches:
-                yield ("\n".join(batch) + "\n").encode("utf-8", "surrogateescape")
-        tail = ""
-        if self.run.status != "ok":
-            tail = f"{ERROR_PREFIX}{one_line(self.run.error or 'agent failed')}\n"
-        tail += (FILES_INCOMING if self.run.has_artifact else NO_FILES) + "\n"
-        yield tail.encode()
+                if run.done:  # the last batch: it leaves with the closing lines, in one write
+                    tail = batch_text(batch) + "\n"
+                else:
+                    yield (batch_text(batch) + "\n").encode("utf-8", "surrogateescape")
+        if run.status != "ok":
+            tail += f"{ERROR_PREFIX}{one_line(run.error or 'agent failed')}\n"
+        tail += (FILES_INCOMING if run.has_artifact else NO_FILES) + "\n"
+        yield LastChunk(tail.encode("utf-8", "surrogateescape"))
