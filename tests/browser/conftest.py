@@ -56,9 +56,10 @@ def output_dir() -> Path:
     return OUTPUT
 
 
-# Package scope, not session: Playwright's sync API keeps an event loop running in the main
-# thread while it is open, which would break every pytest-asyncio test collected after us.
-@pytest.fixture(scope="package")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it
+# is open, which breaks every pytest-asyncio test run after it. "package" scope would not help:
+# this folder has no __init__.py, so pytest treats it as session scope.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
