@@ -223,8 +223,24 @@ def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> Age
     return _plain_text_error(status, body.decode("utf-8", "replace"), retry_after)
 
 
+def scrub(exc: BaseException) -> None:
+    """Drop the Authorization header from the request an httpx exception carries.
+
+    ``raise ... from None`` only hides the httpx exception: it stays reachable as the typed
+    error's ``__context__``, and its ``.request`` holds the bearer key.
+    """
+    request = getattr(exc, "_request", None)
+    if isinstance(request, httpx.Request) and "authorization" in request.headers:
+        headers = request.headers.copy()
+        headers["authorization"] = "[redacted]"
+        exc._request = httpx.Request(  # type: ignore[attr-defined]
+            request.method, request.url, headers=headers, extensions=request.extensions
+        )
+
+
 def transport_error(exc: Exception, base_url: str, *, mid_stream: bool = False) -> AgentFMError:
     """Translate an httpx exception; never leaks headers (the key) into the message."""
+    scrub(exc)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return InvalidRequestError(f"invalid gateway URL {base_url!r}: {exc}")
     if isinstance(exc, _CONNECT_ERRORS):
@@ -368,6 +384,7 @@ __all__ = [
     "make_async_client",
     "make_sync_client",
     "make_timeout",
+    "scrub",
     "stream_timeout",
     "transport_error",
 ]

@@ -115,6 +115,8 @@ def is_valid_peer_id(text: object) -> bool:
     """True for a well-formed base58btc libp2p peer id (identity or sha2-256 multihash)."""
     if not isinstance(text, str) or not 40 <= len(text) <= 128:
         return False
+    if not (text.isascii() and text.isalnum()):  # b58decode would strip trailing whitespace
+        return False
     try:
         raw = base58.b58decode(text)
     except ValueError:

@@ -41,8 +41,11 @@ class Signer:
             raise InvalidSignerError("not a valid secp256k1 private key", source=source) from None
         try:
             account = Account.from_key("0x" + body)
-        except Exception:  # never chain eth-account's error: it may quote the key
-            raise InvalidSignerError("rejected by eth-account", source=source) from None
+        except Exception:
+            account = None
+        if account is None:  # raised outside the handler: eth-account's error (it may quote
+            # the key) must not even ride along as __context__
+            raise InvalidSignerError("rejected by eth-account", source=source)
         self._account = account
         self.address: str = account.address
 

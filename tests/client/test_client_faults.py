@@ -94,6 +94,57 @@ def test_wrong_key_and_secret_hygiene(
     assert bad not in caplog.text and api_key not in caplog.text
 
 
+PEER = "12D3KooWQLXSUaBdL1pXAGb7hbAwwcC4FDqAHjMu2TwCQ8WWZ5rS"  # a peer id: no routing warning
+
+
+def _chain_leaks(err: BaseException, key: str) -> list[str]:
+    """Where ``key`` is reachable from ``err``'s chain (messages, attributes, request headers)."""
+    leaks: list[str] = []
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [err]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        texts = [str(exc), repr(exc), repr(exc.args), repr(vars(exc))]
+        request = getattr(exc, "_request", None)
+        if request is not None:
+            texts.append(repr(dict(request.headers)))
+        leaks += [type(exc).__name__ for t in texts if key in t]
+        todo += [exc.__cause__, exc.__context__]
+    return leaks
+
+
+async def test_key_unreachable_through_exception_chains(slow_gateway: Any) -> None:
+    key = "client-side-key-that-must-not-leak-0001"
+    dead = f"http://127.0.0.1:{_free_port()}"
+    with AgentFMClient(dead, retries=0, api_key=key) as c:
+        calls: list[Callable[[], object]] = [
+            c.workers.list,
+            lambda: list(c.tasks.stream(worker_id="12D3KooWxyz", prompt="x")),
+            c.openai.models.list,
+            lambda: c.openai.completions.create(model=PEER, prompt="x", stream=True),
+            lambda: next(iter(c.events.stream(reconnect=False))),
+        ]
+        for call in calls:
+            with pytest.raises(GatewayConnectionError) as err:
+                call()
+            assert err.value.__context__ is not None  # the chain is there, only scrubbed
+            assert _chain_leaks(err.value, key) == []
+    async with AsyncAgentFMClient(dead, retries=0, api_key=key) as ac:
+        with pytest.raises(GatewayConnectionError) as aerr:
+            await ac.workers.list()
+        assert _chain_leaks(aerr.value, key) == []
+    # a transport failure mid-stream (gateway killed) carries the request too
+    with AgentFMClient(slow_gateway.url, api_key=key) as c:
+        peer = c.workers.list()[0].peer_id
+        with pytest.raises(GatewayConnectionError) as err:
+            for _chunk in c.tasks.stream(worker_id=peer, prompt="long"):
+                os.kill(slow_gateway.pid, signal.SIGKILL)
+        assert _chain_leaks(err.value, key) == []
+
+
 def test_key_from_env(start_gateway: Any, api_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     gw = start_gateway(api_keys=[api_key])
     monkeypatch.setenv("AGENTFM_API_KEY", api_key)
@@ -224,5 +275,41 @@ def test_keyboard_interrupt_keeps_partial_scatter(slow_gateway: Any) -> None:
         assert [r.status for r in results[:2]] == ["success", "success"]
         assert results[2].status == "cancelled" or results[2].status == "failed"
         assert all(r.status != "success" for r in results[2:])
+        _wait_idle(c, peer)  # the closed response made the gateway stop the agent
+        assert c.tasks.run(worker_id=peer, prompt="again").text.startswith("line 0")
+
+
+@pytest.mark.parametrize("how", ["run", "stream"])
+def test_keyboard_interrupt_in_run_and_stream_stops_the_agent(slow_gateway: Any, how: str) -> None:
+    with AgentFMClient(slow_gateway.url, api_key=None) as c:
+        peer = c.workers.list()[0].peer_id
+        got: list[str] = []
+        interrupted = threading.Event()
+
+        def ctrl_c_once_running() -> None:
+            # a real SIGINT once the agent holds the only slot (not at a guessed moment)
+            with AgentFMClient(slow_gateway.url, api_key=None) as probe:
+                for _ in range(100):
+                    if probe.workers.get(peer).current_tasks == 1:
+                        break
+                    time.sleep(0.05)
+            time.sleep(0.2)
+            interrupted.set()
+            os.kill(os.getpid(), signal.SIGINT)
+
+        watcher = threading.Thread(target=ctrl_c_once_running)
+        watcher.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                if how == "run":
+                    c.tasks.run(worker_id=peer, prompt="long")
+                else:
+                    for chunk in c.tasks.stream(worker_id=peer, prompt="long"):
+                        got.append(chunk.text)
+        finally:
+            watcher.join()
+        assert interrupted.is_set()
+        if how == "stream":
+            assert got and got[0].startswith("line 0")  # what arrived before Ctrl-C is kept
         _wait_idle(c, peer)  # the closed response made the gateway stop the agent
         assert c.tasks.run(worker_id=peer, prompt="again").text.startswith("line 0")

@@ -126,9 +126,12 @@ def _tree(root: Path) -> set[str]:
         "12D3KooWshort0IOl",  # base58 excludes 0, I, O and l
         "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N" + "x" * 200,
         " 12D3KooW",
+        "{echo} ",  # a real peer id with trailing whitespace is malformed, not unknown
+        "{echo}\n",
     ],
 )
 async def test_malformed_peer_id(http: httpx.AsyncClient, worker_id: str) -> None:
+    worker_id = worker_id.replace("{echo}", await echo_peer(http))
     before = await task_counts(http)
     for route in ("/api/execute", "/api/execute/async"):
         resp = await http.post(route, json={"worker_id": worker_id, "prompt": "hi"})

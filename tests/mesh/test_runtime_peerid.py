@@ -50,6 +50,7 @@ def test_format_and_secret_free_repr() -> None:
         VECTOR_ID.replace("B", "0"), "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pI",
         base58.b58encode(b"\x00\x24" + b"\x08\x05\x12\x20" + b"\x01" * 32).decode(),
         base58.b58encode(b"\x12\x20" + b"\x01" * 31).decode(), None, 42,
+        VECTOR_ID + " ", VECTOR_ID + "\n", VECTOR_ID + "\t", " " + VECTOR_ID,
     ],
 )  # fmt: skip
 def test_invalid_ids_are_refused(bad: object) -> None:

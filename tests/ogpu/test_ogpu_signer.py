@@ -70,6 +70,19 @@ def test_malformed_key(key: str, why: str, monkeypatch: pytest.MonkeyPatch) -> N
     assert env_info.value.source == "$AGENT_PRIVATE_KEY"
 
 
+def test_eth_account_error_is_not_chained(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eth_account import Account
+
+    def quoting(key: str) -> None:
+        raise ValueError(f"cannot use key {key}")  # as a library error might
+
+    monkeypatch.setattr(Account, "from_key", quoting)
+    with pytest.raises(InvalidSignerError) as info:
+        Signer(FAKE_KEY)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert FAKE_KEY[2:] not in _texts(info.value)
+
+
 def test_signer_hides_the_key() -> None:
     signer = Signer(FAKE_KEY)
     assert signer.address.startswith("0x") and FAKE_KEY[2:] not in repr(signer) + str(signer)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import httpx
 from httpx_sse import SSEError, aconnect_sse, connect_sse
 
-from agentfm_nb.client._transport import error_from_response, stream_timeout
+from agentfm_nb.client._transport import error_from_response, scrub, stream_timeout
 from agentfm_nb.client.resources._base import AsyncResource, SyncResource
 from agentfm_nb.errors import AgentFMError, GatewayConnectionError, GatewayProtocolError
 
@@ -143,6 +143,7 @@ class Events(SyncResource):
             except SSEError as exc:
                 raise GatewayProtocolError(f"/v1/events is not an event stream: {exc}") from None
             except httpx.HTTPError as exc:
+                scrub(exc)
                 if not reconnect or failures >= max_reconnects:
                     raise GatewayConnectionError(
                         f"event stream from {c.gateway_url} failed ({type(exc).__name__})"
@@ -180,6 +181,7 @@ class AsyncEvents(AsyncResource):
             except SSEError as exc:
                 raise GatewayProtocolError(f"/v1/events is not an event stream: {exc}") from None
             except httpx.HTTPError as exc:
+                scrub(exc)
                 if not reconnect or failures >= max_reconnects:
                     raise GatewayConnectionError(
                         f"event stream from {c.gateway_url} failed ({type(exc).__name__})"

@@ -21,6 +21,11 @@ MAX_ENV_PROMPT = 96 * 1024
 # the one-line error a client sees keeps at most this much of the last stderr line
 ERROR_LINE_CHARS = 300
 
+# never inherited by agent subprocesses from the gateway's environment
+GATEWAY_SECRETS = frozenset(
+    {"AGENTFM_API_KEYS", "AGENTFM_API_KEY", "AGENTFM_WEBHOOK_SECRET", "AGENT_PRIVATE_KEY"}
+)
+
 log = logging.getLogger("agentfm_nb.mesh.agents")
 
 
@@ -45,11 +50,15 @@ class CommandAgent:
         self.env = dict(env or {})
 
     def _environ(self, prompt: str, output_dir: Path) -> dict[str, str]:
-        env = dict(os.environ)
+        # The gateway's own secrets are not the agent's business (a worker may still pass one
+        # on purpose through its configured ``env``).
+        env = {k: v for k, v in os.environ.items() if k not in GATEWAY_SECRETS}
         env.update(self.env)
         env["AGENTFM_OUTPUT_DIR"] = str(output_dir)
         env["PYTHONUNBUFFERED"] = "1"
-        if len(prompt) <= MAX_ENV_PROMPT // 4 or len(prompt.encode()) <= MAX_ENV_PROMPT:
+        if "\x00" in prompt:  # no environment string can hold a NUL; stdin has the prompt
+            env.pop("AGENTFM_PROMPT", None)
+        elif len(prompt) <= MAX_ENV_PROMPT // 4 or len(prompt.encode()) <= MAX_ENV_PROMPT:
             env["AGENTFM_PROMPT"] = prompt
         else:
             env.pop("AGENTFM_PROMPT", None)
