@@ -32,7 +32,7 @@ def test_02_scatter_dataframes(tmp_path: Path) -> None:
 
 def test_03_async_and_webhooks(tmp_path: Path) -> None:
     nb = run("03_async_and_webhooks.ipynb", tmp_path)
-    assert len(cell_text(nb, "from agentfm_nb.client import").strip().splitlines()) >= 10
+    assert len(cell_text(nb, "from agentfm_nb import Async").strip().splitlines()) >= 10
     jobs = cell_text(nb, "import asyncio")
     assert all(f"job {i}" in jobs for i in range(5))
     hook = cell_text(nb, "import threading")
