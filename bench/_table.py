@@ -61,7 +61,7 @@ def print_table(
             fmt(r.ours),
             fmt(r.peer),
             r.unit,
-            "-" if r.ratio is None else f"{r.ratio:.2f}x",
+            "-" if r.ratio is None else _fmt_ratio(r.ratio),
             "higher" if r.higher_is_better else "lower",
             r.note,
         ]
@@ -84,3 +84,8 @@ def print_table(
     for line in body:
         print(render(line), file=out)
     print(rule, file=out, flush=True)
+
+
+def _fmt_ratio(ratio: float) -> str:
+    # two significant digits below 0.1, so 1/1000 does not print as "0.00x"
+    return f"{ratio:.2f}x" if ratio >= 0.1 or ratio == 0 else f"{ratio:.2g}x"

@@ -1,8 +1,13 @@
 """OpenGPU agent on anvil: sequential vs pipelined attempts, and TaskPublished → mined attempt.
 
-    python bench/bench_ogpu.py [--n 200] [--latency-tasks 30]
+    python bench/bench_ogpu.py [--n 200] [--interval-seq-n 20] [--block-time 1]
 
-Starts its own anvil (npm ``@foundry-rs/anvil`` in tests/chain) and deploys the test contracts.
+Runs twice, each on its own anvil (npm ``@foundry-rs/anvil`` in tests/chain) with the test
+contracts: automine (one block per transaction, so a receipt is ready at once and waiting for it
+costs little) and interval mining (``--block-time``, like a real chain, where a sequential agent
+waits a block per transaction). Pipelined = ``Agent.attempt_many`` (simulate, send and poll
+receipts through JSON-RPC batches); "per-tx submit" = ``submit_attempt`` in a loop, then ``wait``
+on each (every RPC one after another).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,21 +27,53 @@ from agentfm_nb.ogpu import nonces
 from agentfm_nb.ogpu.agent import Agent
 from agentfm_nb.ogpu.devchain import LocalChain
 from agentfm_nb.ogpu.events import ChainEvent, EventFeed, TaskPublished
+from agentfm_nb.ogpu.tx import Receipt
 
 MASTER, PROVIDER, AGENT = 1, 2, 3
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--n", type=int, default=200)
-    ap.add_argument(
-        "--workers", type=int, default=1, help="submit threads (1: one loop; threads contend)"
-    )
-    ap.add_argument("--latency-tasks", type=int, default=30)
-    ap.add_argument("--poll", type=float, default=0.02, help="follower poll interval (s)")
-    opts = ap.parse_args()
+def _gap_free(receipts: list[Receipt]) -> None:
+    used = sorted(r.nonce for r in receipts)
+    assert used == list(range(used[0], used[0] + len(used))), "nonce gap"
+    assert all(r.ok for r in receipts)
 
-    with LocalChain() as chain:
+
+def _latency(
+    chain: LocalChain, agent: Agent, source: str, provider: str, tasks: int, poll: float
+) -> list[float]:
+    """Follow the chain like the console does; attempt every published task at once."""
+    published: dict[str, float] = {}
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def on_event(ev: ChainEvent) -> None:
+        if not isinstance(ev, TaskPublished):
+            return
+        deadline = time.monotonic() + 5  # the event can arrive before publish_task returns
+        while ev.task not in published and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        if ev.task in published:
+            agent.attempt(ev.task, provider, 1)
+            latencies.append(time.perf_counter() - published[ev.task])
+            if len(latencies) >= tasks:
+                done.set()
+
+    follower = EventFeed(agent.conn).start(on_event, poll_interval=poll)
+    try:
+        for _ in range(tasks):
+            # the event exists on chain when publish_task returns: start the clock there
+            t = chain.publish_task(source)
+            published[t] = time.perf_counter()
+            time.sleep(0.05)
+        done.wait(120)
+    finally:
+        follower.stop()
+    return sorted(latencies)
+
+
+def run(label: str, extra: list[str], n: int, n_seq: int, tasks: int, poll: float) -> list[Row]:
+    nonces.reset_all()
+    with LocalChain(extra_args=extra) as chain:
         config = chain.deploy()
         chain.set_master(PROVIDER, MASTER)
         agent = Agent(config, chain.dev_key(AGENT))
@@ -48,74 +84,85 @@ def main() -> None:
         task = chain.publish_task(source, payment=10**18)
 
         t0 = time.perf_counter()
-        for i in range(opts.n):
-            agent.attempt(task, provider, i)
-        sequential = opts.n / (time.perf_counter() - t0)
+        sequential = [agent.attempt(task, provider, i) for i in range(n_seq)]
+        seq_rate = n_seq / (time.perf_counter() - t0)
+        _gap_free(sequential)
 
-        nonces.reset_all()
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(opts.workers) as pool:
-            pending = list(
-                pool.map(lambda i: agent.submit_attempt(task, provider, i), range(opts.n))
-            )
-        receipts = [p.wait(60) for p in pending]
-        pipelined = opts.n / (time.perf_counter() - t0)
-        used = sorted(r.nonce for r in receipts)
-        assert used == list(range(used[0], used[0] + opts.n)), "nonce gap"
-        assert all(r.ok for r in receipts)
+        pending = [agent.submit_attempt(task, provider, i) for i in range(n)]
+        per_tx = [p.wait(120) for p in pending]
+        per_tx_rate = n / (time.perf_counter() - t0)
+        _gap_free(per_tx)
 
-        # follow the chain like the console does; attempt every published task at once
-        published: dict[str, float] = {}
-        latencies: list[float] = []
-        done = threading.Event()
+        t0 = time.perf_counter()
+        results = agent.attempt_many([(task, provider, i) for i in range(n)], timeout=120)
+        batch_rate = n / (time.perf_counter() - t0)
+        batched = [r for r in results if isinstance(r, Receipt)]
+        assert len(batched) == n, [r for r in results if not isinstance(r, Receipt)][:3]
+        _gap_free(batched)
+        blocks = len({r.block_number for r in batched})
 
-        def on_event(ev: ChainEvent) -> None:
-            if not isinstance(ev, TaskPublished):
-                return
-            deadline = time.monotonic() + 5  # the event can arrive before publish_task returns
-            while ev.task not in published and time.monotonic() < deadline:
-                time.sleep(0.0005)
-            if ev.task in published:
-                agent.attempt(ev.task, provider, 1)
-                latencies.append(time.perf_counter() - published[ev.task])
-                if len(latencies) >= opts.latency_tasks:
-                    done.set()
+        latencies = _latency(chain, agent, source, provider, tasks, poll)
 
-        follower = EventFeed(agent.conn).start(on_event, poll_interval=opts.poll)
-        try:
-            for _ in range(opts.latency_tasks):
-                # the event exists on chain when publish_task returns: start the clock there
-                t = chain.publish_task(source)
-                published[t] = time.perf_counter()
-                time.sleep(0.05)
-            done.wait(60)
-        finally:
-            follower.stop()
-
-    latencies.sort()
+    seq_note = f"peer = {n_seq} attempt() calls one after another, each waiting its receipt"
+    if n_seq != n:
+        seq_note += f" (fewer than {n}: ~1 block each)"
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    return [
+        Row(
+            f"[{label}] attempts/s attempt_many vs sequential",
+            batch_rate,
+            seq_rate,
+            "tx/s",
+            note=f"{n} attempts in {blocks} blocks; {seq_note}",
+        ),
+        Row(
+            f"[{label}] attempts/s per-tx submit vs sequential",
+            per_tx_rate,
+            seq_rate,
+            "tx/s",
+            note=f"{n} submit_attempt() then wait() each",
+        ),
+        Row(
+            f"[{label}] TaskPublished → mined attempt, median",
+            statistics.median(latencies) * 1000,
+            None,
+            "ms",
+            higher_is_better=False,
+            note=f"{len(latencies)} tasks, follower poll {poll * 1000:.0f} ms",
+        ),
+        Row(
+            f"[{label}] TaskPublished → mined attempt, p95",
+            p95 * 1000,
+            None,
+            "ms",
+            higher_is_better=False,
+        ),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--interval-seq-n", type=int, default=20, help="sequential N, interval mode")
+    ap.add_argument("--block-time", default="1", help="anvil --block-time for interval mode (s)")
+    ap.add_argument("--latency-tasks", type=int, default=30)
+    ap.add_argument("--interval-latency-tasks", type=int, default=5)
+    ap.add_argument("--poll", type=float, default=0.02, help="follower poll interval (s)")
+    opts = ap.parse_args()
+
+    rows = run("automine", [], opts.n, opts.n, opts.latency_tasks, opts.poll)
+    rows += run(
+        f"{opts.block_time} s blocks",
+        ["--block-time", opts.block_time],
+        opts.n,
+        opts.interval_seq_n,
+        opts.interval_latency_tasks,
+        opts.poll,
+    )
     print_table(
-        f"ogpu agent on anvil ({opts.n} attempts, {opts.workers} submit threads)",
-        [
-            Row(
-                "attempts/s pipelined vs sequential",
-                pipelined,
-                sequential,
-                "tx/s",
-                note="peer column = one after another, waiting each receipt",
-            ),
-            Row(
-                "TaskPublished → mined attempt, median",
-                statistics.median(latencies) * 1000,
-                None,
-                "ms",
-                higher_is_better=False,
-                note=f"{len(latencies)} tasks, follower poll {opts.poll * 1000:.0f} ms",
-            ),
-            Row(
-                "TaskPublished → mined attempt, p95", p95 * 1000, None, "ms", higher_is_better=False
-            ),
-        ],
+        f"ogpu agent on anvil ({opts.n} pipelined attempts per mode)",
+        rows,
         ours="pipelined",
         peer="sequential",
     )

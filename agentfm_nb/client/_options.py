@@ -61,8 +61,3 @@ class ClientOptions:
             ),
             api_key=self.api_key if isinstance(api_key, _Unset) else api_key,
         )
-
-
-def client_repr(name: str, opts: ClientOptions) -> str:
-    auth = "on" if opts.api_key else "off"
-    return f"{name}(gateway_url={opts.gateway_url!r}, auth={auth!r})"

@@ -279,6 +279,13 @@ def _retryable(method: str, exc: Exception | None, status: int | None) -> bool:
     return method == "GET" and status in _RETRY_STATUSES
 
 
+def _retry_delay(
+    method: str, exc: Exception | None, status: int | None, delays: Iterator[float]
+) -> float | None:
+    """Seconds to wait before trying again, or ``None``: not retryable or retries used up."""
+    return next(delays, None) if _retryable(method, exc, status) else None
+
+
 # --- sync ------------------------------------------------------------------------------------
 
 
@@ -296,19 +303,17 @@ class SyncTransport:
             try:
                 response = self.http.request(method, path, **kwargs)
             except httpx.HTTPError as exc:
-                if _retryable(method, exc, None):
-                    delay = next(delays, None)
-                    if delay is not None:
-                        log.debug("retrying %s %s after %s", method, path, type(exc).__name__)
-                        time.sleep(delay)
-                        continue
+                delay = _retry_delay(method, exc, None, delays)
+                if delay is not None:
+                    log.debug("retrying %s %s after %s", method, path, type(exc).__name__)
+                    time.sleep(delay)
+                    continue
                 raise transport_error(exc, self.base_url) from None
             if response.status_code >= 400:
-                if _retryable(method, None, response.status_code):
-                    delay = next(delays, None)
-                    if delay is not None:
-                        time.sleep(delay)
-                        continue
+                delay = _retry_delay(method, None, response.status_code, delays)
+                if delay is not None:
+                    time.sleep(delay)
+                    continue
                 raise error_from_response(response.status_code, response.headers, response.content)
             return response
 
@@ -345,18 +350,16 @@ class AsyncTransport:
             try:
                 response = await self.http.request(method, path, **kwargs)
             except httpx.HTTPError as exc:
-                if _retryable(method, exc, None):
-                    delay = next(delays, None)
-                    if delay is not None:
-                        await asyncio.sleep(delay)
-                        continue
+                delay = _retry_delay(method, exc, None, delays)
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                    continue
                 raise transport_error(exc, self.base_url) from None
             if response.status_code >= 400:
-                if _retryable(method, None, response.status_code):
-                    delay = next(delays, None)
-                    if delay is not None:
-                        await asyncio.sleep(delay)
-                        continue
+                delay = _retry_delay(method, None, response.status_code, delays)
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                    continue
                 raise error_from_response(response.status_code, response.headers, response.content)
             return response
 

@@ -18,6 +18,25 @@ def _s(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
+def _head(d: dict[str, Any], default_object: str) -> tuple[str, str, int, str]:
+    """``id, object, created, model``: the fields every answer starts with."""
+    return (
+        str(d.get("id", "")),
+        str(d.get("object", default_object)),
+        int(d.get("created") or 0),
+        str(d.get("model", "")),
+    )
+
+
+def _agentfm_ids(d: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The gateway's additions: which peer ran the answer, under which task id."""
+    return _s(d.get("agentfm_peer_id")), _s(d.get("agentfm_task_id"))
+
+
+def _index(choice: dict[str, Any]) -> int:
+    return int(choice.get("index") or 0)
+
+
 @dataclass(slots=True)
 class Usage:
     prompt_tokens: int = 0
@@ -64,19 +83,12 @@ class ChatCompletion:
             msg = c.get("message") or {}
             choices.append(
                 ChatChoice(
-                    int(c.get("index") or 0),
+                    _index(c),
                     ChatMessage(str(msg.get("role") or "assistant"), _s(msg.get("content"))),
                     _s(c.get("finish_reason")),
                 )
             )
-        return cls(
-            str(d.get("id", "")),
-            str(d.get("object", "chat.completion")),
-            int(d.get("created") or 0),
-            str(d.get("model", "")),
-            choices,
-            Usage.from_wire(d.get("usage")),
-        )
+        return cls(*_head(d, "chat.completion"), choices, Usage.from_wire(d.get("usage")))
 
 
 @dataclass(slots=True)
@@ -110,20 +122,12 @@ class ChatCompletionChunk:
             delta = c.get("delta") or {}
             choices.append(
                 ChunkChoice(
-                    int(c.get("index") or 0),
+                    _index(c),
                     ChoiceDelta(_s(delta.get("role")), _s(delta.get("content"))),
                     _s(c.get("finish_reason")),
                 )
             )
-        return cls(
-            str(d.get("id", "")),
-            str(d.get("object", "chat.completion.chunk")),
-            int(d.get("created") or 0),
-            str(d.get("model", "")),
-            choices,
-            _s(d.get("agentfm_peer_id")),
-            _s(d.get("agentfm_task_id")),
-        )
+        return cls(*_head(d, "chat.completion.chunk"), choices, *_agentfm_ids(d))
 
 
 @dataclass(slots=True)
@@ -148,20 +152,11 @@ class TextCompletion:
     def from_wire(cls, body: Any) -> TextCompletion:
         d = _obj(body, "text completion")
         choices = [
-            CompletionChoice(
-                int(c.get("index") or 0), str(c.get("text") or ""), _s(c.get("finish_reason"))
-            )
+            CompletionChoice(_index(c), str(c.get("text") or ""), _s(c.get("finish_reason")))
             for c in d.get("choices") or []
         ]
         return cls(
-            str(d.get("id", "")),
-            str(d.get("object", "text_completion")),
-            int(d.get("created") or 0),
-            str(d.get("model", "")),
-            choices,
-            Usage.from_wire(d.get("usage")),
-            _s(d.get("agentfm_peer_id")),
-            _s(d.get("agentfm_task_id")),
+            *_head(d, "text_completion"), choices, Usage.from_wire(d.get("usage")), *_agentfm_ids(d)
         )
 
 

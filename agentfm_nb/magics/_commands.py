@@ -15,6 +15,7 @@ from IPython.core import magic_arguments as _ma
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
+from agentfm_nb._magic_help import plain_help
 from agentfm_nb.errors import (
     AgentFMError,
     AuthenticationError,
@@ -45,16 +46,7 @@ class Command:
         return f"%{'%' if self.cell else ''}agentfm {self.name}"
 
     def help(self) -> str:
-        # IPython's formatter writes reST ("::" then an indented usage block); plain text reads
-        # better in a cell output.
-        lines = str(self.parser.format_help()).rstrip().splitlines()
-        if lines and lines[0].strip() == "::":
-            lines = lines[1:]
-            while lines and not lines[0].strip():
-                lines.pop(0)
-            end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
-            lines[:end] = [line[2:] if line.startswith("  ") else line for line in lines[:end]]
-        return "\n".join(lines)
+        return plain_help(self.parser.format_help())
 
 
 COMMANDS: dict[str, Command] = {}

@@ -33,6 +33,7 @@ from agentfm_nb.ogpu.errors import (
     TxDroppedError,
     TxReplacedError,
     TxRevertedError,
+    TxSendError,
     TxTimeoutError,
 )
 from agentfm_nb.ogpu.events import EventFeed, to_dataframe
@@ -62,6 +63,7 @@ __all__ = [
     "TxDroppedError",
     "TxReplacedError",
     "TxRevertedError",
+    "TxSendError",
     "TxTimeoutError",
     "attempt",
     "is_agent_of",

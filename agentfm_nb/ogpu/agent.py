@@ -9,12 +9,13 @@ provider self-reported state are deliberately absent (they must be signed by the
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
 
+from agentfm_nb.ogpu import batch
 from agentfm_nb.ogpu.chain import ChainConfig
 from agentfm_nb.ogpu.enums import Environment, SourceStatus, TaskStatus
 from agentfm_nb.ogpu.errors import (
@@ -178,6 +179,35 @@ class Agent(ChainReader):
     def submit(self, action: str, **kwargs: Any) -> PendingTx:
         function, args, fn = self._build(action, **kwargs)
         return self._tx.submit(function, args, fn, self._mapper(function, args))
+
+    def submit_many(
+        self, action: str, calls: Iterable[Mapping[str, Any]]
+    ) -> list[PendingTx | OGPUError]:
+        """Pipelined sends through JSON-RPC batches: every call simulated, reverting ones
+        returned as their typed error (no nonce taken), the rest sent with consecutive nonces.
+        Bad arguments raise before anything is sent."""
+        built = [self._build(action, **dict(kw)) for kw in calls]
+        return batch.submit_many(
+            self._tx,
+            [batch.Call(f, args, fn, self._mapper(f, args)) for f, args, fn in built],
+        )
+
+    def wait_all(
+        self, items: Sequence[PendingTx | OGPUError], timeout: float | None = None
+    ) -> list[Receipt | OGPUError]:
+        """Receipts for ``submit_many`` results, polled in batches; errors pass through."""
+        return batch.wait_many(self._tx, items, self.timeout if timeout is None else timeout)
+
+    def attempt_many(
+        self, attempts: Iterable[tuple[str, str, int]], *, timeout: float | None = None
+    ) -> list[Receipt | OGPUError]:
+        """``attempt`` for many ``(task, provider, suggested_payment)``: one ``Receipt`` or
+        typed error per item, in order (a failure never hides the others' results)."""
+        calls = [
+            {"task": task, "provider": provider, "suggested_payment": payment}
+            for task, provider, payment in attempts
+        ]
+        return self.wait_all(self.submit_many("attempt", calls), timeout)
 
     def register_to(self, source: str, provider: str, env: int | str, **_ignored: Any) -> Receipt:
         """``Nexus.register`` for ``provider`` on ``source`` with an environment bitmask."""

@@ -14,6 +14,7 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,11 @@ class LocalChain:
         *,
         chain_id: int = LOCAL_CHAIN_ID,
         log_path: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        """``extra_args`` go to anvil as given (e.g. ``["--block-time", "1"]`` for interval
+        mining instead of one block per transaction)."""
+        self.extra_args = list(extra_args)
         self.chain_dir = chain_dir or default_chain_dir()
         self.chain_id = chain_id
         self.log_path = log_path
@@ -112,6 +117,7 @@ class LocalChain:
                     "0",
                     "--chain-id",
                     str(self.chain_id),
+                    *self.extra_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

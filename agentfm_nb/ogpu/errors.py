@@ -220,6 +220,16 @@ class TxReplacedError(TxDroppedError):
         self.code = "replaced"
 
 
+class TxSendError(OGPUError):
+    """The node refused a simulated, signed transaction (e.g. insufficient funds for gas)."""
+
+    def __init__(self, function: str, nonce: int | None, detail: str) -> None:
+        super().__init__(f"{function}: the node refused the transaction: {detail}", code="send")
+        self.function = function
+        self.nonce = nonce
+        self.detail = detail
+
+
 class TxTimeoutError(OGPUError):
     def __init__(self, tx_hash: str, timeout: float) -> None:
         super().__init__(f"transaction {tx_hash} not mined after {timeout:g} s", code="timeout")

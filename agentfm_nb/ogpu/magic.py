@@ -15,13 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import (
-    MagicArgumentParser,
-    argument,
-    magic_arguments,
-    parse_argstring,
-)
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from agentfm_nb._magic_help import PlainHelpParser, plain_help
 from agentfm_nb.ogpu.agent import Agent, ChainReader
 from agentfm_nb.ogpu.chain import PRESET_NAMES, ChainConfig
 from agentfm_nb.ogpu.errors import MissingSignerError, OGPUError
@@ -41,8 +37,9 @@ COMMANDS = (
 )
 
 
-def _parser(prog: str, description: str) -> MagicArgumentParser:
-    return MagicArgumentParser(prog=f"%ogpu {prog}", description=description, add_help=True)
+def _parser(prog: str, description: str) -> PlainHelpParser:
+    # No "%" in prog: IPython's help formatter puts one before the usage line itself.
+    return PlainHelpParser(prog=f"ogpu {prog}", description=description, add_help=True)
 
 
 _CONNECT = _parser("connect", "Connect to a node and load the agent key (env or prompt).")
@@ -132,12 +129,16 @@ class OgpuMagics(Magics):
         """OpenGPU scheduler agent: connect, status, attempt, register, unregister, events."""
         head, _, rest = line.strip().partition(" ")
         if head in ("-h", "--help", "help", ""):
-            print(self.ogpu.parser.format_help())
+            print(plain_help(self.ogpu.parser.format_help()))
             return None
         if head not in COMMANDS:
             parse_argstring(self.ogpu, line)  # raises UsageError naming the choices
             return None
         parser = _SUBPARSERS.get(head)
+        if parser is not None and {"-h", "--help"} & set(rest.split()):
+            # argparse would print the help and then raise SystemExit into the kernel.
+            print(parser.format_help())
+            return None
         args = parser.parse_argstring(rest) if parser is not None else None
         try:
             return getattr(self, f"_do_{head}")(args)

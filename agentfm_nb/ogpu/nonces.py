@@ -10,6 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass
+class NonceBlock:
+    first: int
+    used: int = 0
 
 
 class NonceManager:
@@ -34,6 +41,22 @@ class NonceManager:
                 raise
             self._next = nonce + 1
             self.issued += 1
+
+    @contextmanager
+    def reserve_block(self) -> Iterator[NonceBlock]:
+        """Hold the lock for a batch: nonces ``first .. first + used - 1`` are consumed on a
+        clean exit (the caller sets ``used`` to the contiguous prefix that reached the node)."""
+        with self._lock:
+            if self._next is None:
+                self._next = self._fetch()
+            block = NonceBlock(self._next)
+            try:
+                yield block
+            except BaseException:
+                self._next = None
+                raise
+            self._next = block.first + block.used
+            self.issued += block.used
 
     def resync(self) -> None:
         """Forget the local counter (after a dropped or replaced transaction)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -59,11 +59,25 @@ class Connection:
         try:
             yield
         except _TRANSPORT_ERRORS as exc:
+            self._verified = False  # a reconnect may reach another node: check its chain again
             raise ChainConnectionError(self.chain.rpc_url, type(exc).__name__) from None
 
     def call(self, fn: Callable[[], T]) -> T:
         with self.transport():
             return fn()
+
+    def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """Send raw JSON-RPC requests in one HTTP round trip; one raw response per request, in
+        order (``result`` or ``error`` each: unlike ``w3.batch_requests()``, one failing entry
+        does not hide the others)."""
+        if not requests:
+            return []
+        with self.transport():
+            out = self.w3.provider.make_batch_request(list(requests))
+        if not isinstance(out, list) or len(out) != len(requests):
+            detail = out.get("error") if isinstance(out, dict) else out
+            raise ChainConnectionError(self.chain.rpc_url, f"batch request refused: {detail}")
+        return [dict(r) for r in out]
 
     def ensure_chain_id(self) -> None:
         """Compare the node's chain id with the configured one (once per connection)."""

@@ -34,6 +34,21 @@ from agentfm_nb.ogpu.signer import Signer
 RevertMapper = Callable[[Revert, "str | None"], OGPUError]
 
 _FEE_TTL_S = 2.0
+_BLOCK_CACHE = 256
+
+
+def gas_limit(estimate: int) -> int:
+    """Headroom over the estimate: state may move between simulation and mining."""
+    return estimate + estimate // 5 + 10_000
+
+
+def as_int(value: Any) -> int:
+    """Formatted (int) or raw JSON-RPC (hex string) quantity."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _hex(value: Any) -> str:
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class Transactor:
         self.on_record = on_record
         self._fees: tuple[float, dict[str, int]] | None = None
         self._fee_lock = threading.Lock()
+        self._block_times: dict[str, int] = {}
 
     def _fee_fields(self) -> dict[str, int]:
         with self._fee_lock:
@@ -110,6 +126,35 @@ class Transactor:
                 base = int(block.get("baseFeePerGas") or 0)
                 self._fees = (now, {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip})
             return dict(self._fees[1])
+
+    def build(self, fn: Any, gas: int) -> dict[str, Any]:
+        """The unsigned transaction (nonce filled in at send time); no RPC besides fees."""
+        return dict(
+            fn.build_transaction(
+                {
+                    "from": self.signer.address,
+                    "chainId": self.conn.chain.chain_id,
+                    "gas": gas_limit(gas),
+                    "nonce": 0,
+                    **self._fee_fields(),
+                }
+            )
+        )
+
+    def block_time(self, block_hash: str, number: int) -> int:
+        """Block timestamp, cached by hash (numbers are reused after a reorg or ``evm_revert``)."""
+        ts = self._block_times.get(block_hash)
+        if ts is None:
+            block = self.conn.call(lambda: self.conn.w3.eth.get_block(number))
+            ts = int(block["timestamp"])
+            if _hex(block["hash"]) == block_hash:
+                self.remember_block(block_hash, ts)
+        return ts
+
+    def remember_block(self, block_hash: str, timestamp: int) -> None:
+        if len(self._block_times) >= _BLOCK_CACHE:
+            self._block_times.pop(next(iter(self._block_times)))
+        self._block_times[block_hash] = timestamp
 
     def simulate(self, fn: Any, on_revert: RevertMapper) -> int:
         """Estimate gas; a revert raises the mapped typed error (nothing is sent)."""
@@ -125,17 +170,7 @@ class Transactor:
     ) -> PendingTx:
         """Simulate, then sign and send with the next local nonce."""
         gas = self.simulate(fn, on_revert)
-        tx = dict(
-            fn.build_transaction(
-                {
-                    "from": self.signer.address,
-                    "chainId": self.conn.chain.chain_id,
-                    "gas": gas + gas // 5 + 10_000,  # state may move between estimate and mining
-                    "nonce": 0,
-                    **self._fee_fields(),
-                }
-            )
-        )
+        tx = self.build(fn, gas)
         for attempt in range(2):
             try:
                 with self.nonces.reserve() as nonce:
@@ -204,17 +239,25 @@ class PendingTx:
                 mined = int(
                     conn.call(lambda: eth.get_transaction_count(self._tx["from"], "latest"))
                 )
-                self._owner.nonces.resync()
-                if mined > self.nonce:
-                    self._finish("replaced", error="replaced")
-                    raise TxReplacedError(self.tx_hash, self.nonce)
-                self._finish("dropped", error="dropped")
-                raise TxDroppedError(self.tx_hash, self.nonce)
+                raise self._lost(mined)
             if time.monotonic() > deadline:
-                self._finish("timeout", error="timeout")
-                raise TxTimeoutError(self.tx_hash, timeout)
+                raise self._timed_out(timeout)
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _lost(self, mined_count: int) -> TxDroppedError:
+        """The node no longer knows the transaction: replaced when its nonce was used anyway
+        (``mined_count`` = the sender's mined transaction count), else dropped."""
+        self._owner.nonces.resync()
+        if mined_count > self.nonce:
+            self._finish("replaced", error="replaced")
+            return TxReplacedError(self.tx_hash, self.nonce)
+        self._finish("dropped", error="dropped")
+        return TxDroppedError(self.tx_hash, self.nonce)
+
+    def _timed_out(self, timeout: float) -> TxTimeoutError:
+        self._finish("timeout", error="timeout")
+        return TxTimeoutError(self.tx_hash, timeout)
 
     def _receipt(self) -> Any:
         conn = self._owner.conn
@@ -231,17 +274,23 @@ class PendingTx:
             return True
         return False
 
-    def _decode(self, raw: Any) -> Receipt:
-        conn = self._owner.conn
-        number = int(raw["blockNumber"])
-        block = conn.call(lambda: conn.w3.eth.get_block(number))
-        ts = int(block["timestamp"])
-        events = tuple(ev for ev in (decode_log(log, ts) for log in raw["logs"]) if ev is not None)
+    def _decode(self, raw: Any, timestamp: int | None = None) -> Receipt:
+        """Build the ``Receipt`` from a formatted or raw receipt; a failed one raises (after
+        replaying it to learn the reason)."""
+        number = as_int(raw["blockNumber"])
+        ts = timestamp
+        if ts is None:
+            ts = self._owner.block_time(_hex(raw["blockHash"]), number)
+        logs = [
+            {**log, "blockNumber": as_int(log["blockNumber"]), "logIndex": as_int(log["logIndex"])}
+            for log in raw["logs"]
+        ]
+        events = tuple(ev for ev in (decode_log(log, ts) for log in logs) if ev is not None)
         receipt = Receipt(
             tx_hash=self.tx_hash,
             block_number=number,
-            gas_used=int(raw["gasUsed"]),
-            status=int(raw["status"]),
+            gas_used=as_int(raw["gasUsed"]),
+            status=as_int(raw["status"]),
             events=events,
             block_timestamp=ts,
             nonce=self.nonce,

@@ -1,9 +1,10 @@
 """The asyncio scatter engine shared by the sync and async clients.
 
 It is transport-free: it only awaits the ``run_one(peer_id, prompt)`` coroutine it is given and
-reads ``peers``. Scheduling is event driven (each finished attempt launches the next ones), the
-least-loaded free peer comes off a lazily updated heap, so a batch of n prompts over p peers costs
-O(n log p) bookkeeping and no polling.
+reads ``peers``. Scheduling is event driven (each finished attempt launches the next ones) and
+peers come from a :class:`~agentfm_nb.scatter.peers.PeerPool`, so a batch of n prompts over p
+peers costs O(n log p) bookkeeping and no polling. One prompt's attempts, retries and rows live
+in :mod:`agentfm_nb.scatter.attempts`.
 
 Cancellation keeps partial results: :func:`scatter` raises :class:`ScatterCancelled` (a
 ``CancelledError``, so task cancellation still propagates) whose ``.partial`` holds every
@@ -14,53 +15,29 @@ cancel too (``run.partial()``).
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Literal
 
-from agentfm_nb.errors import AgentFMError
+from agentfm_nb.scatter.attempts import Item, RunOne, call, describe_failure
+from agentfm_nb.scatter.peers import Peer, PeerLike, PeerPool, PeerSpec, PeersSource
 from agentfm_nb.scatter.results import (
     EventState,
     ScatterEvent,
     ScatterResult,
     ScatterResults,
     SyncRunner,
-    describe_error,
 )
 
 _log = logging.getLogger(__name__)
 
 OnError = Literal["return", "stop"]
-# The SDK's default when the peers' capacity is unknown (plain peer id strings).
-_UNKNOWN_CAPACITY_CONCURRENCY = 8
-_UNKNOWN_CAPACITY_SCALE = 1e6
 # A failing worker fails fast; re-list the peers at most this often, not once per failure.
 _RELIST_INTERVAL_S = 0.5
 
-
-class PeerLike(Protocol):
-    @property
-    def peer_id(self) -> str: ...
-    @property
-    def max_tasks(self) -> int: ...
-    @property
-    def current_tasks(self) -> int: ...
-
-
-class TaskOutput(Protocol):
-    @property
-    def text(self) -> str: ...
-
-
-PeerSpec = PeerLike | str
-PeersSource = Sequence[PeerSpec] | Callable[[], Awaitable[Sequence[PeerSpec]]]
-RunOne = Callable[[str, str], Awaitable[Any]]
 OnEvent = Callable[[ScatterEvent], object]
 
 
@@ -70,52 +47,6 @@ class ScatterCancelled(asyncio.CancelledError):
     def __init__(self, partial: ScatterResults) -> None:
         super().__init__("scatter cancelled")
         self.partial = partial
-
-
-class _Peer:
-    __slots__ = ("alive", "cap", "inflight", "peer_id", "version")
-
-    def __init__(self, peer_id: str, cap: int | None) -> None:
-        self.peer_id = peer_id
-        self.cap = cap  # None: capacity unknown, only the global limit applies
-        self.inflight = 0
-        self.alive = True
-        self.version = 0
-
-    def load(self) -> float:
-        if self.cap is None:
-            # Unknown capacity sorts before any capped peer that is full, spread by in-flight.
-            return self.inflight / _UNKNOWN_CAPACITY_SCALE
-        return self.inflight / self.cap if self.cap else float("inf")
-
-    def has_room(self) -> bool:
-        return self.alive and (self.cap is None or self.inflight < self.cap)
-
-
-class _Item:
-    __slots__ = ("attempts", "excluded", "index", "last_peer", "prompt", "started")
-
-    def __init__(self, index: int, prompt: str) -> None:
-        self.index = index
-        self.prompt = prompt
-        self.attempts = 0
-        self.excluded: set[str] = set()
-        self.last_peer: str | None = None
-        self.started: float | None = None
-
-
-def _peer_fields(p: PeerSpec) -> tuple[str, int | None, bool]:
-    """(peer id, free slots or None when unknown, online) of a peer description."""
-    if isinstance(p, str):
-        return p, None, True
-    peer_id = str(p.peer_id)
-    max_tasks = getattr(p, "max_tasks", None)
-    online = bool(getattr(p, "online", True))
-    if not isinstance(max_tasks, int) or max_tasks <= 0:
-        return peer_id, None, online
-    current = getattr(p, "current_tasks", 0)
-    current = current if isinstance(current, int) else 0
-    return peer_id, max(max_tasks - current, 0), online
 
 
 class ScatterRun:
@@ -160,13 +91,10 @@ class ScatterRun:
         self._index_map = list(index_map) if index_map is not None else None
         n = len(self.prompts)
         self.rows: list[ScatterResult | None] = [None] * n
-        self._items = [_Item(i, p) for i, p in enumerate(self.prompts)]
-        self._fresh: deque[_Item] = deque(self._items)
-        self._retrying: list[_Item] = []
-        self._peers: dict[str, _Peer] = {}
-        self._heap: list[tuple[float, int, int, _Peer]] = []
-        self._seq = itertools.count()
-        self._limit = 1
+        self._items = [Item(i, p) for i, p in enumerate(self.prompts)]
+        self._fresh: deque[Item] = deque(self._items)
+        self._retrying: list[Item] = []
+        self._pool = PeerPool(max_concurrency)
         self._inflight = 0
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._finished = 0
@@ -191,8 +119,8 @@ class ScatterRun:
         self._all_done = asyncio.Event()
         peers = self._peers_source
         listed = await peers() if callable(peers) else peers
-        self._set_peers(listed, initial=True)
-        if not self._peers and self.rows:
+        self._pool.update(listed, initial=True)
+        if not self._pool and self.rows:
             raise ValueError("scatter needs at least one peer")
         for item in self._items:
             self._emit(item.index, "queued", None, 0, None)
@@ -264,111 +192,36 @@ class ScatterRun:
     def partial(self) -> ScatterResults:
         """Finished rows plus ``cancelled`` rows for the unfinished ones."""
         rows = [
-            r if r is not None else self._cancelled_row(self._items[i])
+            r if r is not None else self._items[i].cancelled_row(self._global(i))
             for i, r in enumerate(self.rows)
         ]
         return self._result_set(rows)
 
     # ------------------------------------------------------------- scheduling
 
-    def _set_peers(self, listed: Sequence[PeerSpec], *, initial: bool) -> None:
-        seen: set[str] = set()
-        fresh: list[tuple[str, int | None]] = []
-        for spec in listed:
-            peer_id, free, online = _peer_fields(spec)
-            if peer_id in seen or not online:
-                continue
-            seen.add(peer_id)
-            known = self._peers.get(peer_id)
-            if known is None:
-                fresh.append((peer_id, free))
-            elif not known.alive:
-                known.alive = True
-                self._touch(known)
-        for peer in self._peers.values():
-            if peer.peer_id not in seen and peer.alive:
-                peer.alive = False
-                peer.version += 1
-        if initial and fresh and all(f == 0 for _, f in fresh):
-            # Every worker is busy right now: use their full size and let the gateway say 503
-            # (a retryable failure) rather than never dispatching at all.
-            sizes = {str(s.peer_id): s.max_tasks for s in listed if not isinstance(s, str)}
-            fresh = [(pid, sizes.get(pid) or None) for pid, _ in fresh]
-        for peer_id, free in fresh:
-            peer = _Peer(peer_id, free)
-            self._peers[peer_id] = peer
-            self._touch(peer)
-        if self._max_concurrency is not None:
-            self._limit = self._max_concurrency
-        else:
-            alive = [p for p in self._peers.values() if p.alive]
-            if any(p.cap is None for p in alive):
-                sized = sum(p.cap or 0 for p in alive)
-                self._limit = max(_UNKNOWN_CAPACITY_CONCURRENCY, sized)
-            else:
-                self._limit = max(1, sum(p.cap or 0 for p in alive))
-
-    def _touch(self, peer: _Peer) -> None:
-        """Re-key a peer in the heap after its load changed (old entries go stale)."""
-        peer.version += 1
-        heapq.heappush(self._heap, (peer.load(), next(self._seq), peer.version, peer))
-        if len(self._heap) > 4 * len(self._peers) + 64:
-            self._heap = [
-                (p.load(), next(self._seq), p.version, p) for p in self._peers.values() if p.alive
-            ]
-            heapq.heapify(self._heap)
-
-    def _pick(self) -> _Peer | None:
-        heap = self._heap
-        while heap:
-            _, _, version, peer = heap[0]
-            if version != peer.version or not peer.alive:
-                heapq.heappop(heap)
-                continue
-            return peer if peer.has_room() else None
-        return None
-
-    def _pick_excluding(self, item: _Item) -> _Peer | None:
-        # Retries are few, so a scan is fine; prefer peers that have not failed this prompt.
-        allowed = [
-            p
-            for p in self._peers.values()
-            if p.alive and p.cap != 0 and p.peer_id not in item.excluded
-        ]
-        if not allowed:
-            if self._refresh_task is not None and not self._refresh_task.done():
-                return None  # a re-listing may bring a peer this prompt has not failed on
-            item.excluded.clear()
-            return self._pick()
-        best: _Peer | None = None
-        for p in allowed:
-            if p.has_room() and (best is None or p.load() < best.load()):
-                best = p
-        return best
+    def _relisting(self) -> bool:
+        return self._refresh_task is not None and not self._refresh_task.done()
 
     def _pump(self) -> None:
         if self._stopping:
             return
-        while self._inflight < self._limit and (self._retrying or self._fresh):
-            item: _Item | None = None
-            peer: _Peer | None = None
+        pool = self._pool
+        while self._inflight < pool.limit and (self._retrying or self._fresh):
+            item: Item | None = None
+            peer: Peer | None = None
             for k, waiting in enumerate(self._retrying):
-                peer = self._pick_excluding(waiting)
+                peer = pool.pick_excluding(waiting.excluded, relisting=self._relisting())
                 if peer is not None:
                     item = self._retrying.pop(k)
                     break
             if item is None and self._fresh:
-                peer = self._pick()
+                peer = pool.pick()
                 if peer is not None:
                     item = self._fresh.popleft()
             if item is None or peer is None:
                 break
             self._launch(item, peer)
-        if (
-            self._inflight == 0
-            and (self._retrying or self._fresh)
-            and (self._refresh_task is None or self._refresh_task.done())
-        ):
+        if self._inflight == 0 and (self._retrying or self._fresh) and not self._relisting():
             # Nothing running and nothing placeable: no live peer is left.
             stranded = [*self._retrying, *self._fresh]
             self._retrying.clear()
@@ -376,53 +229,38 @@ class ScatterRun:
             for item in stranded:
                 self._finish_failed(item, "no live peer left to run this prompt", "NoPeerError")
 
-    def _launch(self, item: _Item, peer: _Peer) -> None:
-        peer.inflight += 1
+    def _launch(self, item: Item, peer: Peer) -> None:
+        self._pool.take(peer)
         self._inflight += 1
-        self._touch(peer)
-        item.attempts += 1
-        item.last_peer = peer.peer_id
-        if item.started is None:
-            item.started = time.monotonic()
+        item.begin(peer.peer_id)
         self._emit(item.index, "running", peer.peer_id, item.attempts, None)
         self._tasks[item.index] = asyncio.ensure_future(self._attempt(item, peer))
 
-    async def _attempt(self, item: _Item, peer: _Peer) -> None:
+    async def _attempt(self, item: Item, peer: Peer) -> None:
         try:
-            call = self._run_one(peer.peer_id, item.prompt)
-            if self._task_timeout is None:
-                out = await call
-            else:
-                out = await asyncio.wait_for(call, self._task_timeout)
+            out = await call(self._run_one, peer.peer_id, item.prompt, self._task_timeout)
         except asyncio.CancelledError:
             self._release(item, peer)
             raise
         except Exception as exc:
             self._release(item, peer)
-            if isinstance(exc, asyncio.TimeoutError):
-                message, kind = f"timed out after {self._task_timeout:g}s", "TimeoutError"
-            else:
-                message, kind = describe_error(exc)
-                if not isinstance(exc, AgentFMError):
-                    _log.warning("scatter prompt #%d: %s: %s", item.index, kind, message)
+            message, kind = describe_failure(exc, self._task_timeout, item.index)
             self._failed_attempt(item, peer, message, kind)
         else:
             self._release(item, peer)
-            self._finish_ok(item, peer, out)
+            row = item.success_row(self._global(item.index), peer.peer_id, out)
+            self._finish(item, row, "done", row.worker_id)
         self._pump()
 
-    def _release(self, item: _Item, peer: _Peer) -> None:
+    def _release(self, item: Item, peer: Peer) -> None:
         self._tasks.pop(item.index, None)
-        peer.inflight -= 1
+        self._pool.give_back(peer)
         self._inflight -= 1
-        if peer.alive:
-            self._touch(peer)
 
-    def _failed_attempt(self, item: _Item, peer: _Peer, message: str, kind: str) -> None:
+    def _failed_attempt(self, item: Item, peer: Peer, message: str, kind: str) -> None:
         if self._stopping:
             return
-        item.excluded.add(peer.peer_id)
-        if item.attempts <= self._max_retries:
+        if item.may_retry(peer.peer_id, self._max_retries):
             self._emit(item.index, "retrying", peer.peer_id, item.attempts, message)
             self._retrying.append(item)
             self._refresh_peers()
@@ -435,7 +273,7 @@ class ScatterRun:
         source = self._peers_source
         if not callable(source):
             return
-        if self._refresh_task is not None and not self._refresh_task.done():
+        if self._relisting():
             return
         now = time.monotonic()
         if now - self._last_refresh < _RELIST_INTERVAL_S:
@@ -449,7 +287,7 @@ class ScatterRun:
                 _log.debug("scatter: re-listing peers failed: %s", exc)
             else:
                 if not self._stopping:
-                    self._set_peers(listed, initial=False)
+                    self._pool.update(listed, initial=False)
             finally:
                 self._refresh_task = None
             self._pump()
@@ -461,12 +299,13 @@ class ScatterRun:
             return
         self._stopping = True
         for item in [*self._retrying, *self._fresh]:
-            self._finish(item, self._cancelled_row(item), "cancelled", None)
+            self._finish(item, item.cancelled_row(self._global(item.index)), "cancelled", None)
         self._retrying.clear()
         self._fresh.clear()
         for index, task in list(self._tasks.items()):
             item = self._items[index]
-            self._finish(item, self._cancelled_row(item), "cancelled", item.last_peer)
+            row = item.cancelled_row(self._global(item.index))
+            self._finish(item, row, "cancelled", item.last_peer)
             task.cancel()
 
     # ---------------------------------------------------------------- results
@@ -474,50 +313,11 @@ class ScatterRun:
     def _global(self, index: int) -> int:
         return self._index_map[index] if self._index_map is not None else index
 
-    def _latency(self, item: _Item) -> float:
-        return time.monotonic() - item.started if item.started is not None else 0.0
-
-    def _cancelled_row(self, item: _Item) -> ScatterResult:
-        return ScatterResult(
-            prompt=item.prompt,
-            worker_id=item.last_peer,
-            status="cancelled",
-            error="cancelled before it finished",
-            index=self._global(item.index),
-            attempts=item.attempts,
-            latency_s=self._latency(item),
-            error_type="CancelledError",
-        )
-
-    def _finish_ok(self, item: _Item, peer: _Peer, out: Any) -> None:
-        worker = getattr(out, "worker_id", None) or peer.peer_id
-        artifacts = getattr(out, "artifacts", None) or []
-        row = ScatterResult(
-            prompt=item.prompt,
-            worker_id=str(worker),
-            status="success",
-            text=str(getattr(out, "text", "") or ""),
-            artifacts=[Path(a) for a in artifacts],
-            index=self._global(item.index),
-            attempts=item.attempts,
-            latency_s=self._latency(item),
-        )
-        self._finish(item, row, "done", row.worker_id)
-
-    def _finish_failed(self, item: _Item, message: str, kind: str) -> None:
-        row = ScatterResult(
-            prompt=item.prompt,
-            worker_id=item.last_peer,
-            status="failed",
-            error=message,
-            index=self._global(item.index),
-            attempts=item.attempts,
-            latency_s=self._latency(item),
-            error_type=kind,
-        )
+    def _finish_failed(self, item: Item, message: str, kind: str) -> None:
+        row = item.failed_row(self._global(item.index), message, kind)
         self._finish(item, row, "failed", item.last_peer)
 
-    def _finish(self, item: _Item, row: ScatterResult, state: EventState, peer: str | None) -> None:
+    def _finish(self, item: Item, row: ScatterResult, state: EventState, peer: str | None) -> None:
         if self.rows[item.index] is not None:
             return
         self.rows[item.index] = row
@@ -620,3 +420,17 @@ async def scatter_iter(
     async with run:
         async for pair in run:
             yield pair
+
+
+__all__ = [
+    "OnError",
+    "OnEvent",
+    "PeerLike",
+    "PeerSpec",
+    "PeersSource",
+    "RunOne",
+    "ScatterCancelled",
+    "ScatterRun",
+    "scatter",
+    "scatter_iter",
+]

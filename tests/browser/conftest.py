@@ -23,17 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests._chromium import CHROMIUM as CHROMIUM
+from tests._chromium import CHROMIUM_ARGS as CHROMIUM_ARGS
+
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "test-output" / "browser"
 LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "file://", "data:", "blob:", "about:")

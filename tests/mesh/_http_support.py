@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import textwrap
 import time
@@ -24,6 +23,7 @@ from agentfm_nb.mesh.app import create_app
 from agentfm_nb.mesh.config import MeshConfig, WorkerSpec
 from agentfm_nb.mesh.runtime import Mesh
 from agentfm_nb.mesh.server import GatewayServer
+from tests.mesh._runtime_support import pid_alive as pid_alive  # re-exported for the tests
 
 
 @dataclass
@@ -81,22 +81,6 @@ def echo_worker(name: str = "Echo", **kw: Any) -> WorkerSpec:
     kw.setdefault("engine", "echo")
     kw.setdefault("max_tasks", 8)
     return WorkerSpec(name=name, kind="python", callable="agentfm_nb.mesh.demo:echo", **kw)
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("State:"):
-                    return "Z" not in line.split()[1]
-    except FileNotFoundError:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:

@@ -10,18 +10,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from agentfm_nb.widgets import _static
+from tests._chromium import CHROMIUM
+from tests._chromium import CHROMIUM_ARGS as ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ORIGIN = "http://afm.test"
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>

@@ -18,7 +18,7 @@ from httpx_sse import SSEError, aconnect_sse, connect_sse
 
 from agentfm_nb.client._transport import error_from_response, scrub, stream_timeout
 from agentfm_nb.client.resources._base import AsyncResource, SyncResource
-from agentfm_nb.errors import AgentFMError, GatewayConnectionError, GatewayProtocolError
+from agentfm_nb.errors import GatewayConnectionError, GatewayProtocolError
 
 
 @dataclass(slots=True)
@@ -31,12 +31,22 @@ class MeshEvent:
 
 
 @dataclass(slots=True)
-class WorkerOnline(MeshEvent):
-    kind: ClassVar[str] = "worker_online"
-
+class _PeerEvent(MeshEvent):
     @property
     def peer_id(self) -> str:
         return str(self.data.get("peer_id", ""))
+
+
+@dataclass(slots=True)
+class _TaskEvent(_PeerEvent):
+    @property
+    def task_id(self) -> str:
+        return str(self.data.get("task_id", ""))
+
+
+@dataclass(slots=True)
+class WorkerOnline(_PeerEvent):
+    kind: ClassVar[str] = "worker_online"
 
     @property
     def agent_name(self) -> str:
@@ -48,38 +58,18 @@ class WorkerOnline(MeshEvent):
 
 
 @dataclass(slots=True)
-class WorkerOffline(MeshEvent):
+class WorkerOffline(_PeerEvent):
     kind: ClassVar[str] = "worker_offline"
 
-    @property
-    def peer_id(self) -> str:
-        return str(self.data.get("peer_id", ""))
-
 
 @dataclass(slots=True)
-class TaskStarted(MeshEvent):
+class TaskStarted(_TaskEvent):
     kind: ClassVar[str] = "task_started"
 
-    @property
-    def peer_id(self) -> str:
-        return str(self.data.get("peer_id", ""))
-
-    @property
-    def task_id(self) -> str:
-        return str(self.data.get("task_id", ""))
-
 
 @dataclass(slots=True)
-class TaskFinished(MeshEvent):
+class TaskFinished(_TaskEvent):
     kind: ClassVar[str] = "task_finished"
-
-    @property
-    def peer_id(self) -> str:
-        return str(self.data.get("peer_id", ""))
-
-    @property
-    def task_id(self) -> str:
-        return str(self.data.get("task_id", ""))
 
     @property
     def status(self) -> str:
@@ -122,12 +112,51 @@ def _check(response: httpx.Response, body: bytes) -> None:
     raise error_from_response(response.status_code, response.headers, body)
 
 
+def _not_an_event_stream(exc: SSEError) -> GatewayProtocolError:
+    return GatewayProtocolError(f"/v1/events is not an event stream: {exc}")
+
+
+class _Reconnects:
+    """The reconnect policy both twins follow; they only do the I/O and the sleeping."""
+
+    __slots__ = ("_first", "_gateway_url", "_max", "_reconnect", "failures")
+
+    def __init__(self, gateway_url: str, reconnect: bool, max_reconnects: int) -> None:
+        self._gateway_url = gateway_url
+        self._reconnect = reconnect
+        self._max = max_reconnects
+        self._first = True
+        self.failures = 0
+
+    def opened(self) -> Reconnected | None:
+        """The stream is open: a ``Reconnected`` marker unless this is the first connection."""
+        marker = None if self._first else Reconnected("reconnected")
+        self._first, self.failures = False, 0
+        return marker
+
+    def dropped(self, exc: httpx.HTTPError) -> None:
+        """A transport error: raise when reconnecting is off or used up, else return."""
+        scrub(exc)
+        if not self._reconnect or self.failures >= self._max:
+            raise GatewayConnectionError(
+                f"event stream from {self._gateway_url} failed ({type(exc).__name__})"
+            ) from None
+
+    def next_delay(self) -> float | None:
+        """Seconds to wait before reconnecting, ``None`` to end the stream (reconnect off)."""
+        if not self._reconnect:
+            return None
+        self.failures += 1
+        if self.failures > self._max:
+            raise GatewayConnectionError(f"event stream from {self._gateway_url} keeps closing")
+        return 0.1 * self.failures + 0.05
+
+
 class Events(SyncResource):
     def stream(self, *, reconnect: bool = True, max_reconnects: int = 5) -> Iterator[MeshEvent]:
         """Yield events until the caller stops; reconnects with backoff on transport errors."""
         c = self._client
-        failures = 0
-        first = True
+        policy = _Reconnects(c.gateway_url, reconnect, max_reconnects)
         while True:
             try:
                 with connect_sse(
@@ -135,27 +164,19 @@ class Events(SyncResource):
                 ) as source:
                     if source.response.status_code >= 400:
                         _check(source.response, source.response.read())
-                    if not first:
-                        yield Reconnected("reconnected")
-                    first, failures = False, 0
+                    marker = policy.opened()
+                    if marker is not None:
+                        yield marker
                     for sse in source.iter_sse():
                         yield parse_event(sse.event, sse.data)
             except SSEError as exc:
-                raise GatewayProtocolError(f"/v1/events is not an event stream: {exc}") from None
+                raise _not_an_event_stream(exc) from None
             except httpx.HTTPError as exc:
-                scrub(exc)
-                if not reconnect or failures >= max_reconnects:
-                    raise GatewayConnectionError(
-                        f"event stream from {c.gateway_url} failed ({type(exc).__name__})"
-                    ) from None
-            except AgentFMError:
-                raise
-            if not reconnect:
+                policy.dropped(exc)
+            delay = policy.next_delay()
+            if delay is None:
                 return
-            failures += 1
-            if failures > max_reconnects:
-                raise GatewayConnectionError(f"event stream from {c.gateway_url} keeps closing")
-            time.sleep(0.1 * failures + 0.05)
+            time.sleep(delay)
 
 
 class AsyncEvents(AsyncResource):
@@ -164,8 +185,7 @@ class AsyncEvents(AsyncResource):
     ) -> AsyncIterator[MeshEvent]:
         """``async for`` over typed events; reconnects with backoff on transport errors."""
         c = self._client
-        failures = 0
-        first = True
+        policy = _Reconnects(c.gateway_url, reconnect, max_reconnects)
         while True:
             try:
                 async with aconnect_sse(
@@ -173,25 +193,19 @@ class AsyncEvents(AsyncResource):
                 ) as source:
                     if source.response.status_code >= 400:
                         _check(source.response, await source.response.aread())
-                    if not first:
-                        yield Reconnected("reconnected")
-                    first, failures = False, 0
+                    marker = policy.opened()
+                    if marker is not None:
+                        yield marker
                     async for sse in source.aiter_sse():
                         yield parse_event(sse.event, sse.data)
             except SSEError as exc:
-                raise GatewayProtocolError(f"/v1/events is not an event stream: {exc}") from None
+                raise _not_an_event_stream(exc) from None
             except httpx.HTTPError as exc:
-                scrub(exc)
-                if not reconnect or failures >= max_reconnects:
-                    raise GatewayConnectionError(
-                        f"event stream from {c.gateway_url} failed ({type(exc).__name__})"
-                    ) from None
-            if not reconnect:
+                policy.dropped(exc)
+            delay = policy.next_delay()
+            if delay is None:
                 return
-            failures += 1
-            if failures > max_reconnects:
-                raise GatewayConnectionError(f"event stream from {c.gateway_url} keeps closing")
-            await asyncio.sleep(0.1 * failures + 0.05)
+            await asyncio.sleep(delay)
 
 
 __all__ = [

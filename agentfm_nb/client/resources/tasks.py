@@ -42,11 +42,35 @@ def _no_sentinel(task_id: str) -> WorkerStreamError:
     )
 
 
-def _finish(worker_id: str, text: str, files: list[Path], start: float, task_id: str) -> TaskResult:
-    error = agent_error(text)
-    if error is not None:
-        raise TaskExecutionError(f"agent on {worker_id} failed: {error}", code="agent_failed")
-    return TaskResult(PeerID(worker_id), text, files, time.monotonic() - start, task_id)
+class _Run:
+    """One ``run()`` of either twin: its text, whether to harvest artifacts, its result."""
+
+    __slots__ = ("parts", "splitter", "start", "task_id", "worker_id")
+
+    def __init__(self, worker_id: PeerID | str, task_id: str | None) -> None:
+        self.worker_id = str(worker_id)
+        self.task_id = task_id or new_task_id()
+        self.start = time.monotonic()
+        self.splitter = StreamSplitter()
+        self.parts: list[str] = []
+
+    def take(self, chunk: TaskChunk) -> None:
+        if chunk.kind == "text":
+            self.parts.append(chunk.text)
+
+    def artifacts_dir(self, configured: Path | None) -> Path | None:
+        """Where to harvest this task's artifacts, ``None`` when there is nothing to fetch."""
+        return configured if configured is not None and self.splitter.files_incoming else None
+
+    def result(self, files: list[Path]) -> TaskResult:
+        text = "".join(self.parts)
+        error = agent_error(text)
+        if error is not None:
+            raise TaskExecutionError(
+                f"agent on {self.worker_id} failed: {error}", code="agent_failed"
+            )
+        elapsed = time.monotonic() - self.start
+        return TaskResult(PeerID(self.worker_id), text, files, elapsed, self.task_id)
 
 
 def _async_payload(worker_id: str, prompt: str, webhook_url: str | None) -> dict[str, Any]:
@@ -115,19 +139,12 @@ class Tasks(SyncResource):
 
         Raises ``TaskExecutionError`` when the gateway reports that the agent failed.
         """
-        task_id = task_id or new_task_id()
-        start = time.monotonic()
-        splitter = StreamSplitter()
-        parts = [
-            ch.text
-            for ch in self._chunks(str(worker_id), prompt, task_id, splitter)
-            if ch.kind == "text"
-        ]
-        files: list[Path] = []
-        adir = self._client.artifacts_dir
-        if adir is not None and splitter.files_incoming:
-            files = _artifacts.harvest(adir, task_id, artifact_timeout)
-        return _finish(str(worker_id), "".join(parts), files, start, task_id)
+        run = _Run(worker_id, task_id)
+        for chunk in self._chunks(run.worker_id, prompt, run.task_id, run.splitter):
+            run.take(chunk)
+        adir = run.artifacts_dir(self._client.artifacts_dir)
+        files = [] if adir is None else _artifacts.harvest(adir, run.task_id, artifact_timeout)
+        return run.result(files)
 
     def submit_async(
         self, *, worker_id: PeerID | str, prompt: str, webhook_url: str | None = None
@@ -254,22 +271,18 @@ class AsyncTasks(AsyncResource):
         artifact_timeout: float = 120.0,
         task_id: str | None = None,
     ) -> TaskResult:
-        task_id = task_id or new_task_id()
-        start = time.monotonic()
-        splitter = StreamSplitter()
-        parts: list[str] = []
-        agen = self._chunks(str(worker_id), prompt, task_id, splitter)
+        run = _Run(worker_id, task_id)
+        agen = self._chunks(run.worker_id, prompt, run.task_id, run.splitter)
         try:
-            async for ch in agen:
-                if ch.kind == "text":
-                    parts.append(ch.text)
+            async for chunk in agen:
+                run.take(chunk)
         finally:
             await agen.aclose()  # a cancel mid-read closes the response at once
+        adir = run.artifacts_dir(self._client.artifacts_dir)
         files: list[Path] = []
-        adir = self._client.artifacts_dir
-        if adir is not None and splitter.files_incoming:
-            files = await _artifacts.aharvest(adir, task_id, artifact_timeout)
-        return _finish(str(worker_id), "".join(parts), files, start, task_id)
+        if adir is not None:
+            files = await _artifacts.aharvest(adir, run.task_id, artifact_timeout)
+        return run.result(files)
 
     async def submit_async(
         self, *, worker_id: PeerID | str, prompt: str, webhook_url: str | None = None

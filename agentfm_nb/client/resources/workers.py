@@ -27,6 +27,23 @@ def _to_frame(workers: _list[WorkerProfile]) -> pd.DataFrame:
     return workers_to_dataframe(workers)
 
 
+class _Poll:
+    """One ``list()`` call: the filters and when to stop polling (``wait_for_workers``)."""
+
+    __slots__ = ("_deadline", "_filters", "_wanted")
+
+    def __init__(self, wanted: int, timeout: float, **filters: Any) -> None:
+        self._deadline = time.monotonic() + timeout
+        self._wanted = wanted
+        self._filters = filters
+
+    def select(self, workers: _list[WorkerProfile]) -> _list[WorkerProfile]:
+        return filter_workers(workers, **self._filters)
+
+    def settled(self, found: _list[WorkerProfile]) -> bool:
+        return len(found) >= self._wanted or time.monotonic() >= self._deadline
+
+
 def _pick(workers: _list[WorkerProfile], peer_id: str) -> WorkerProfile:
     for w in workers:
         if w.peer_id == peer_id:
@@ -51,16 +68,17 @@ class Workers(SyncResource):
 
         With ``wait_for_workers=N`` polls until N match or ``poll_timeout`` passes.
         """
-        deadline = time.monotonic() + poll_timeout
+        poll = _Poll(
+            wait_for_workers,
+            poll_timeout,
+            model=model,
+            agent_name=agent_name,
+            author=author,
+            available_only=available_only,
+        )
         while True:
-            found = filter_workers(
-                self.fetch(include_offline=include_offline),
-                model=model,
-                agent_name=agent_name,
-                author=author,
-                available_only=available_only,
-            )
-            if len(found) >= wait_for_workers or time.monotonic() >= deadline:
+            found = poll.select(self.fetch(include_offline=include_offline))
+            if poll.settled(found):
                 return found
             time.sleep(poll_interval)
 
@@ -90,16 +108,17 @@ class AsyncWorkers(AsyncResource):
         include_offline: bool = False,
     ) -> _list[WorkerProfile]:
         """Workers on the mesh; filters are case-insensitive, ``model`` matches the engine."""
-        deadline = time.monotonic() + poll_timeout
+        poll = _Poll(
+            wait_for_workers,
+            poll_timeout,
+            model=model,
+            agent_name=agent_name,
+            author=author,
+            available_only=available_only,
+        )
         while True:
-            found = filter_workers(
-                await self.fetch(include_offline=include_offline),
-                model=model,
-                agent_name=agent_name,
-                author=author,
-                available_only=available_only,
-            )
-            if len(found) >= wait_for_workers or time.monotonic() >= deadline:
+            found = poll.select(await self.fetch(include_offline=include_offline))
+            if poll.settled(found):
                 return found
             await asyncio.sleep(poll_interval)
 

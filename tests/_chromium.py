@@ -1,0 +1,15 @@
+"""The one headless Chromium every browser test starts (flags from the developers' guide)."""
+
+from __future__ import annotations
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
