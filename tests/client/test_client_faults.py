@@ -18,6 +18,7 @@ import pytest
 from client_fakes import FakeServer, Route, json_route
 
 from agentfm_nb import AgentFMClient, AsyncAgentFMClient
+from agentfm_nb.client.resources.openai import reset_routing_warning
 from agentfm_nb.errors import (
     ArtifactError,
     AuthenticationError,
@@ -232,6 +233,7 @@ def test_agent_failure_and_busy_mesh(slow_gateway: Any) -> None:
             c.tasks.run(worker_id=peer, prompt="fail")
         stream = c.tasks.stream(worker_id=peer, prompt="long")
         next(stream)  # the only slot is now taken
+        reset_routing_warning()  # the warning is once per process: another test may have had it
         with pytest.warns(UserWarning), pytest.raises(MeshOverloadedError) as err:
             c.openai.completions.create(model="slow", prompt="x")
         assert err.value.status == 503

@@ -200,10 +200,12 @@ def test_events_stream_sync(client: AgentFMClient) -> None:
     import threading
 
     peer = _peer(client, "echo")
-    threading.Timer(0.3, lambda: client.tasks.run(worker_id=peer, prompt="e")).start()
+    timer = threading.Timer(0.3, lambda: client.tasks.run(worker_id=peer, prompt="e"))
+    timer.start()
     stream = client.events.stream()
     for ev in stream:
         if isinstance(ev, TaskFinished):
             assert ev.status
             break
     stream.close()
+    timer.join(10)  # the run may still be reading its sentinel; let it end before the client does
