@@ -33,7 +33,7 @@ _ = (chat, connect, gateway, scatter, workers)  # imported for their @command re
 class AgentFMMagics(Magics):
     """The ``agentfm`` magic; see ``%agentfm help``."""
 
-    @line_cell_magic  # type: ignore[untyped-decorator]
+    @line_cell_magic
     def agentfm(self, line: str, cell: str | None = None) -> Any:
         """AgentFM in the notebook. Run ``%agentfm help`` for the subcommands."""
         return run_magic(self.shell, line, cell)

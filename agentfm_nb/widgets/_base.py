@@ -202,7 +202,7 @@ def _watch_cells() -> None:
     """Run ``publish_pending`` after each cell (once per shell), in the kernel's main thread."""
     from IPython.core.getipython import get_ipython
 
-    shell = get_ipython()  # type: ignore[no-untyped-call]
+    shell = get_ipython()
     if shell is None or id(shell) in _watching:
         return
     _watching.add(id(shell))
@@ -213,8 +213,9 @@ def _current_parent() -> dict[str, Any] | None:
     try:
         from IPython.core.getipython import get_ipython
 
-        shell = get_ipython()  # type: ignore[no-untyped-call]
-        header = shell.display_pub.parent_header if shell is not None else None
+        shell = get_ipython()
+        # ipykernel's publisher has a parent header; IPython's base one does not
+        header = getattr(shell.display_pub, "parent_header", None) if shell is not None else None
         return dict(header) if header else None
     except Exception:
         return None
@@ -229,7 +230,7 @@ def _update_display(data: dict[str, Any], display_id: str, parent: dict[str, Any
     from IPython.core.getipython import get_ipython
     from IPython.display import update_display
 
-    shell = get_ipython()  # type: ignore[no-untyped-call]
+    shell = get_ipython()
     pub: Any = getattr(shell, "display_pub", None)
     session = getattr(pub, "session", None)
     if parent is None or session is None or threading.current_thread() is threading.main_thread():

@@ -315,3 +315,14 @@ def test_keyboard_interrupt_in_run_and_stream_stops_the_agent(slow_gateway: Any,
             assert got and got[0].startswith("line 0")  # what arrived before Ctrl-C is kept
         _wait_idle(c, peer)  # the closed response made the gateway stop the agent
         assert c.tasks.run(worker_id=peer, prompt="again").text.startswith("line 0")
+
+
+def test_events_stream_with_no_gateway_fails_at_once() -> None:
+    # reconnecting is for a gateway that went away, not for one that was never there
+    dead = f"http://127.0.0.1:{_free_port()}"
+    with AgentFMClient(dead, retries=0, api_key=None) as c:
+        started = time.monotonic()
+        with pytest.raises(GatewayConnectionError):
+            next(iter(c.events.stream()))
+        # behaviour, not speed: the reconnect backoff alone would take about 18 s
+        assert time.monotonic() - started < 8.0

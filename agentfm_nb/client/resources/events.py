@@ -137,7 +137,8 @@ class _Reconnects:
     def dropped(self, exc: httpx.HTTPError) -> None:
         """A transport error: raise when reconnecting is off or used up, else return."""
         scrub(exc)
-        if not self._reconnect or self.failures >= self._max:
+        # never connected: the gateway is not there, say so now rather than after the backoff
+        if self._first or not self._reconnect or self.failures >= self._max:
             raise GatewayConnectionError(
                 f"event stream from {self._gateway_url} failed ({type(exc).__name__})"
             ) from None
@@ -149,11 +150,12 @@ class _Reconnects:
         self.failures += 1
         if self.failures > self._max:
             raise GatewayConnectionError(f"event stream from {self._gateway_url} keeps closing")
-        return 0.1 * self.failures + 0.05
+        # exponential, capped: rides out a gateway restart (~20 s with the default 10 tries)
+        return min(0.1 * 2 ** (self.failures - 1), 3.0)
 
 
 class Events(SyncResource):
-    def stream(self, *, reconnect: bool = True, max_reconnects: int = 5) -> Iterator[MeshEvent]:
+    def stream(self, *, reconnect: bool = True, max_reconnects: int = 10) -> Iterator[MeshEvent]:
         """Yield events until the caller stops; reconnects with backoff on transport errors."""
         c = self._client
         policy = _Reconnects(c.gateway_url, reconnect, max_reconnects)
@@ -181,7 +183,7 @@ class Events(SyncResource):
 
 class AsyncEvents(AsyncResource):
     async def stream(
-        self, *, reconnect: bool = True, max_reconnects: int = 5
+        self, *, reconnect: bool = True, max_reconnects: int = 10
     ) -> AsyncIterator[MeshEvent]:
         """``async for`` over typed events; reconnects with backoff on transport errors."""
         c = self._client
