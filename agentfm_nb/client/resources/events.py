@@ -151,7 +151,7 @@ class _Reconnects:
         if self.failures > self._max:
             raise GatewayConnectionError(f"event stream from {self._gateway_url} keeps closing")
         # exponential, capped: rides out a gateway restart (~20 s with the default 10 tries)
-        return min(0.1 * 2 ** (self.failures - 1), 3.0)
+        return min(0.1 * 2.0 ** (self.failures - 1), 3.0)
 
 
 class Events(SyncResource):
