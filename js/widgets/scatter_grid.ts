@@ -118,7 +118,10 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     const done = p.done ?? 0;
     const failed = p.failed ?? 0;
     const finished = done + failed + (p.cancelled ?? 0);
-    const rate = meter.update(finished, p.elapsed ?? 0) ?? p.rate ?? null;
+    const smoothed = meter.update(finished, p.elapsed ?? 0) ?? p.rate ?? null;
+    const elapsed = p.elapsed ?? 0;
+    // once the run has ended, the honest figure is its average rate, not the last smoothed one
+    const rate = p.state !== "running" && elapsed > 0 ? finished / elapsed : smoothed;
     const eta = p.state === "running" && rate ? (total - finished) / rate : null;
     barDone.style.width = `${total ? (100 * done) / total : 0}%`;
     barFail.style.left = barDone.style.width;
