@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import httpcore
 import httpx
 
 from agentfm_nb import __version__
+from agentfm_nb.client._asyncio_net import make_pool
 from agentfm_nb.client._shared import backoff_delays
 from agentfm_nb.errors import (
     AgentFMError,
@@ -40,7 +42,21 @@ log = logging.getLogger("agentfm_nb.client")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _RETRY_STATUSES = frozenset({502, 503, 504})
-_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+_CONNECT_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpcore.ConnectError,
+    httpcore.ConnectTimeout,
+)
+# Everything the raw httpcore hot path (``AsyncTransport.post_stream``) can raise about transport.
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ConnectionNotAvailable,
+    OSError,
+)
 # 16 pools keep each one ~4 connections deep at scatter's usual 64 streams (16 workers x 4).
 _SHARDS = 16
 
@@ -65,9 +81,17 @@ def headers_for(api_key: str | None) -> dict[str, str]:
     return headers
 
 
+_KEEPALIVE = 64
+_KEEPALIVE_EXPIRY = 5.0  # httpx's default
+
+
 def _limits() -> httpx.Limits:
     # Scatter keeps hundreds of streams open at once; the default pool (100) would queue them.
-    return httpx.Limits(max_connections=None, max_keepalive_connections=64)
+    return httpx.Limits(
+        max_connections=None,
+        max_keepalive_connections=_KEEPALIVE,
+        keepalive_expiry=_KEEPALIVE_EXPIRY,
+    )
 
 
 def make_sync_client(base_url: str, timeout: httpx.Timeout, api_key: str | None) -> httpx.Client:
@@ -103,10 +127,11 @@ class _ShardStream(httpx.AsyncByteStream):
 
 
 class _Shard:
-    __slots__ = ("inflight", "transport")
+    __slots__ = ("inflight", "pool", "transport")
 
     def __init__(self, transport: httpx.AsyncHTTPTransport) -> None:
         self.transport = transport
+        self.pool: httpcore.AsyncConnectionPool | None = None  # the raw hot path's, made lazily
         self.inflight = 0
 
 
@@ -117,6 +142,10 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     one) each time a request is queued or a response closed, so one pool of 64 concurrent
     streams spends more CPU on bookkeeping than on HTTP. Each request goes to the shard with the
     fewest requests in flight, which keeps every pool a handful of connections deep.
+
+    ``post_stream`` is the hot path of ``tasks.run``/``stream``: the same shards, but straight on
+    an httpcore pool over asyncio streams, skipping httpx's request/response models and anyio
+    (together most of the client's CPU per task in a scatter).
     """
 
     def __init__(self, shards: int = _SHARDS, **transport_kwargs: Any) -> None:
@@ -137,9 +166,38 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         response.stream = _ShardStream(response.stream, shard)
         return response
 
+    @asynccontextmanager
+    async def post_stream(
+        self,
+        url: httpcore.URL,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeout: dict[str, float | None],
+    ) -> AsyncIterator[httpcore.Response]:
+        """A raw streaming POST; raises httpcore's exceptions, the caller maps them."""
+        shard = min(self._shards, key=_inflight)
+        if shard.pool is None:
+            shard.pool = make_pool(
+                url.scheme,
+                _ssl_context(),
+                max_connections=None,
+                max_keepalive_connections=_KEEPALIVE,
+                keepalive_expiry=_KEEPALIVE_EXPIRY,
+            )
+        shard.inflight += 1
+        try:
+            async with shard.pool.stream(
+                b"POST", url, headers=headers, content=body, extensions={"timeout": timeout}
+            ) as response:
+                yield response
+        finally:
+            shard.inflight -= 1
+
     async def aclose(self) -> None:
         for shard in self._shards:
             await shard.transport.aclose()
+            if shard.pool is not None:
+                await shard.pool.aclose()
 
 
 def _inflight(shard: _Shard) -> int:
@@ -241,14 +299,14 @@ def scrub(exc: BaseException) -> None:
 def transport_error(exc: Exception, base_url: str, *, mid_stream: bool = False) -> AgentFMError:
     """Translate an httpx exception; never leaks headers (the key) into the message."""
     scrub(exc)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpcore.UnsupportedProtocol):
         return InvalidRequestError(f"invalid gateway URL {base_url!r}: {exc}")
     if isinstance(exc, _CONNECT_ERRORS):
         return GatewayConnectionError(
             f"cannot reach the AgentFM gateway at {base_url} ({type(exc).__name__})",
             code="connection_error",
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException):
         return GatewayConnectionError(
             f"timed out talking to the gateway at {base_url} ({type(exc).__name__})",
             code="timeout",
@@ -343,6 +401,54 @@ class AsyncTransport:
         self.http = http
         self.base_url = base_url
         self.retries = retries
+        sharded = getattr(http, "_transport", None)  # ours, unless a caller swapped it
+        self._sharded = sharded if isinstance(sharded, ShardedTransport) else None
+        self._targets: dict[str, tuple[httpcore.URL, list[tuple[bytes, bytes]]]] = {}
+
+    def _target(self, path: str) -> tuple[httpcore.URL, list[tuple[bytes, bytes]]]:
+        """The raw URL and headers of a JSON POST to ``path``, built once per path."""
+        target = self._targets.get(path)
+        if target is None:
+            base = self.http.base_url
+            url = httpcore.URL(
+                scheme=base.raw_scheme,
+                host=base.raw_host,
+                port=base.port,
+                target=base.raw_path + path.lstrip("/").encode("ascii"),
+            )
+            # the client's own headers (User-Agent, Accept, the key), minus content coding:
+            # this path hands the body over as it arrives
+            headers = [(b"Host", base.netloc), (b"Content-Type", b"application/json")]
+            headers += [(k, v) for k, v in self.http.headers.raw if k.lower() != b"accept-encoding"]
+            target = self._targets[path] = (url, headers)
+        return target
+
+    @asynccontextmanager
+    async def post_stream(
+        self, path: str, payload: Any, timeout: httpx.Timeout
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """POST JSON, check the status, yield the body's chunks; closes the response on exit.
+
+        Never retried (a started POST may be running a task). Closing early drops the
+        connection, which is how the gateway learns to stop the agent.
+        """
+        if self._sharded is None:
+            async with self.stream("POST", path, json=payload, timeout=timeout) as response:
+                yield response.aiter_bytes()
+            return
+        url, headers = self._target(path)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = [*headers, (b"Content-Length", str(len(body)).encode("ascii"))]
+        try:
+            async with self._sharded.post_stream(url, headers, body, timeout.as_dict()) as response:
+                if response.status >= 400:
+                    data = await response.aread()
+                    raise error_from_response(
+                        response.status, httpx.Headers(response.headers), data
+                    )
+                yield response.aiter_stream()
+        except _HTTPCORE_ERRORS as exc:
+            raise transport_error(exc, self.base_url, mid_stream=True) from None
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         delays = backoff_delays(self.retries)

@@ -246,10 +246,10 @@ class AsyncTasks(AsyncResource):
     ) -> AsyncGenerator[TaskChunk, None]:
         c = self._client
         payload = execute_payload(worker_id, prompt, task_id)
-        async with c._transport.stream(
-            "POST", "/api/execute", json=payload, timeout=stream_timeout(c.timeout)
-        ) as response:
-            async for data in response.aiter_bytes():
+        async with c._transport.post_stream(
+            "/api/execute", payload, stream_timeout(c.timeout)
+        ) as body:
+            async for data in body:
                 for chunk in splitter.feed(data):
                     yield chunk
             for chunk in splitter.close():
