@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,11 +39,20 @@ def default_chain_dir() -> Path:
 
 
 def anvil_binary(chain_dir: Path | None = None) -> Path:
+    """The npm package's binary for this platform, else a Foundry ``anvil`` on PATH."""
     base = chain_dir or default_chain_dir()
-    path = base / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-    if not path.exists():
-        raise FileNotFoundError(f"anvil not installed: run `npm ci --prefix {base}` ({path})")
-    return path
+    platform_pkg = f"anvil-{sys.platform}-{'arm64' if _arm() else 'amd64'}"
+    path = base / "node_modules" / "@foundry-rs" / platform_pkg / "bin" / "anvil"
+    if path.exists():
+        return path
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise FileNotFoundError(f"anvil not installed: run `npm install --prefix {base}` ({path})")
+
+
+def _arm() -> bool:
+    return platform.machine().lower() in ("arm64", "aarch64")
 
 
 def compile_contracts(chain_dir: Path | None = None) -> dict[str, Any]:
