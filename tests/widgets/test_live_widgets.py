@@ -13,8 +13,12 @@ from agentfm_nb.widgets import ChatWidget, GatewayPanel, ScatterGrid, WorkerTabl
 from agentfm_nb.widgets._columnar import ColumnTable
 
 
-def _table_from(rec: CommRecorder) -> ColumnTable:
+def _table_from(rec: CommRecorder, saved: dict[str, Any] | None = None) -> ColumnTable:
+    # `saved`: start where a browser joining now starts, from the saved snapshot trait (a live
+    # table's first diffs may go out before the recorder is attached)
     table = ColumnTable()
+    if saved:
+        table.apply_snapshot(saved)
     for content, buffers in rec.custom():
         if content["kind"] == "diff":
             assert table.apply_diff(content, buffers)
@@ -34,7 +38,7 @@ def test_worker_table_live_rows_match_the_gateway(gateway: Any) -> None:
     try:
         wait_until(lambda: wt.summary.get("state") == "live" and wt.stats["diffs"] >= 1)
         wait_until(lambda: bool(rec.custom("diff")), what="a diff message")
-        table = _table_from(rec)
+        table = _table_from(rec, wt._snapshot)
         listed = {str(w.peer_id): w for w in client.workers.list()}
         assert set(table.strings["peer_id"]) == set(listed)
         for row, pid in enumerate(table.strings["peer_id"]):
