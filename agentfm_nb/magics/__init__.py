@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from agentfm_nb.errors import AgentFMError
+from agentfm_nb.errors import AgentFMError, GatewayConnectionError
 from agentfm_nb.magics import chat, connect, gateway, scatter, workers
 from agentfm_nb.magics._commands import (
     COMMANDS,
@@ -70,7 +70,10 @@ def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
     try:
         return cmd.handler(shell, args, cell)
     except AgentFMError as exc:
-        raise UsageError(f"%agentfm {cmd.name}: {describe(exc)}") from None
+        hint = ""
+        if isinstance(exc, GatewayConnectionError) and not cmd.name.startswith("gateway"):
+            hint = "; start one with %agentfm gateway start, or %agentfm connect URL"
+        raise UsageError(f"%agentfm {cmd.name}: {describe(exc)}{hint}") from None
 
 
 def load_ipython_extension(ipython: Any) -> None:
