@@ -77,12 +77,26 @@ def block_remote(page: Any, blocked: list[str]) -> None:
     page.route("**/*", handle)
 
 
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page whose non-local requests are aborted and listed in ``page.blocked``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.blocked = []
+    block_remote(page, page.blocked)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 @dataclass
 class Lab:
     url: str
     root: Path
     proc: subprocess.Popen[bytes]
     log: Path
+    app: str = "lab"  # or "notebook" (Notebook 7)
 
     def kernels(self) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.url}/api/kernels", timeout=5).json())
@@ -94,9 +108,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("jupyterlab")
+def _serve(base: Path, app: str) -> Iterator[Lab]:
+    """Run ``jupyter <app>`` (lab or notebook) isolated under ``base``; stop it by its pid."""
     root = base / "root"
     root.mkdir()
     shutil.copy(REPO / "notebooks" / "01_quickstart.ipynb", root)
@@ -114,11 +127,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
     )
     port = _free_port()
-    log = base / "jupyterlab.log"
+    log = base / f"jupyter-{app}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1",
+                sys.executable, "-m", "jupyter", app, "--no-browser", "--ip", "127.0.0.1",
                 "--port", str(port), "--ServerApp.token=", "--ServerApp.password=",
                 "--allow-root", f"--ServerApp.root_dir={root}",
             ],
@@ -134,9 +147,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"jupyter {app} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield Lab(url=url, root=root, proc=proc, log=log)
+        yield Lab(url=url, root=root, proc=proc, log=log, app=app)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -146,13 +159,32 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             proc.wait()
 
 
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from _serve(tmp_path_factory.mktemp("jupyterlab"), "lab")
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A Notebook 7 server (same isolation as ``lab``); its UI is built from JupyterLab parts."""
+    yield from _serve(tmp_path_factory.mktemp("notebook7"), "notebook")
+
+
 def wait_kernel_idle(page: Any, lab: Lab, timeout: float = 60.0) -> None:
-    """The status bar says Idle AND the server sees a connected idle kernel (both, see notes)."""
+    """The page says idle AND the server sees a connected idle kernel (both, see notes).
+
+    JupyterLab says it in its status bar; Notebook 7 has none, only the toolbar's execution
+    indicator, which alone can say idle before the kernel is connected (hence the server check).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
-        lines = [line.strip() for text in status for line in text.splitlines()]
-        bar_idle = any(line.endswith("| Idle") for line in lines)
+        if lab.app == "notebook":
+            indicator = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+            bar_idle = page.locator(indicator).count() > 0
+        else:
+            status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
+            lines = [line.strip() for text in status for line in text.splitlines()]
+            bar_idle = any(line.endswith("| Idle") for line in lines)
         kernels = lab.kernels()
         server_idle = any(
             k.get("execution_state") == "idle" and k.get("connections", 0) >= 1 for k in kernels
@@ -164,7 +196,8 @@ def wait_kernel_idle(page: Any, lab: Lab, timeout: float = 60.0) -> None:
 
 
 def open_notebook(page: Any, lab: Lab, name: str, cells: int) -> None:
-    page.goto(f"{lab.url}/lab/tree/{name}?reset")
+    path = f"notebooks/{name}" if lab.app == "notebook" else f"lab/tree/{name}?reset"
+    page.goto(f"{lab.url}/{path}")
     page.wait_for_function(
         f"document.querySelectorAll('.jp-Notebook .jp-Cell').length >= {cells}", timeout=60_000
     )

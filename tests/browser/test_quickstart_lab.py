@@ -11,7 +11,6 @@ import pytest
 
 from tests.browser.conftest import (
     Lab,
-    block_remote,
     cell_output,
     open_notebook,
     run_all,
@@ -20,18 +19,6 @@ from tests.browser.conftest import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def page(browser: Any) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.blocked = []
-    block_remote(page, page.blocked)
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def sample_until(page: Any, selector: str, done: Any, timeout: float = 90.0) -> list[str]:
