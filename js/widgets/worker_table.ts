@@ -5,6 +5,7 @@ import { BASE_CSS, type Buffers, h, injectStyle } from "../shared/dom";
 import { formatAgo, formatGb, formatPercent, shortPeerId } from "../shared/format";
 
 const ROW_H = 26;
+const BODY_H = 360;
 const OVERSCAN = 8;
 const STATUS = ["AVAILABLE", "BUSY", "OFFLINE"];
 
@@ -14,7 +15,7 @@ const CSS = `
   align-items: center; gap: 0 6px; padding: 0 6px; }
 .afm-wt .afm-wt-head { font-weight: 600; border-bottom: 1px solid var(--afm-border); height: 26px; user-select: none; }
 .afm-wt .afm-wt-head span { cursor: pointer; white-space: nowrap; overflow: hidden; }
-.afm-wt .afm-wt-body { position: relative; overflow-y: auto; height: 360px; }
+.afm-wt .afm-wt-body { position: relative; overflow-y: auto; height: ${BODY_H}px; }
 .afm-wt .afm-wt-row { position: absolute; left: 0; right: 0; height: ${ROW_H}px; border-bottom: 1px solid var(--afm-bg2); }
 .afm-wt .afm-wt-row > span { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .afm-wt .afm-wt-row.sel { background: var(--jp-brand-color3, #dbeafe); }
@@ -220,10 +221,12 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
       }
     }
     spacer.style.height = `${order.length * ROW_H}px`;
+    // a short mesh gets a short table; long ones scroll inside a fixed viewport
+    body.style.height = `${Math.min(BODY_H, Math.max(order.length, 1) * ROW_H + 2)}px`;
     empty.style.display = order.length ? "none" : "";
     countEl.textContent = `${order.length} shown · ${selected.size} selected`;
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_H) - OVERSCAN);
-    const visible = Math.ceil((body.clientHeight || 360) / ROW_H) + 2 * OVERSCAN;
+    const visible = Math.ceil((body.clientHeight || BODY_H) / ROW_H) + 2 * OVERSCAN;
     const last = Math.min(order.length, first + visible);
     const now = Date.now() / 1000;
     let i = 0;
