@@ -12,14 +12,10 @@ from typing import Any
 
 from agentfm_nb.client.models import PeerID, TaskChunk, WorkerProfile
 from agentfm_nb.errors import InvalidRequestError
+from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING, MARKER_PREFIX
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
-MARKER_PREFIX = "[AGENTFM:"
-FILES_INCOMING = "[AGENTFM: FILES_INCOMING]"
-NO_FILES = "[AGENTFM: NO_FILES]"
 _MARKER_B = MARKER_PREFIX.encode()
-# The gateway reports an agent that failed as a last stdout line with this prefix.
-AGENT_ERROR_PREFIX = "\u274c ERROR: "
 _PEER_ID_RE = re.compile(r"^12D3KooW[1-9A-HJ-NP-Za-km-z]{30,60}$")
 
 
@@ -237,7 +233,7 @@ class StreamSplitter:
 def agent_error(text: str) -> str | None:
     """The agent's failure message when the output's last line is the gateway's error line."""
     last = text.rstrip("\n").rpartition("\n")[2]
-    return last[len(AGENT_ERROR_PREFIX) :].strip() if last.startswith(AGENT_ERROR_PREFIX) else None
+    return last[len(ERROR_PREFIX) :].strip() if last.startswith(ERROR_PREFIX) else None
 
 
 def messages_payload(messages: Sequence[Any]) -> list[dict[str, Any]]:
@@ -255,9 +251,6 @@ def messages_payload(messages: Sequence[Any]) -> list[dict[str, Any]]:
 
 __all__ = [
     "DEFAULT_GATEWAY",
-    "FILES_INCOMING",
-    "MARKER_PREFIX",
-    "NO_FILES",
     "UNSET",
     "StreamSplitter",
     "backoff_delays",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -16,12 +15,11 @@ from agentfm_nb.mesh.agents import AgentError
 from agentfm_nb.mesh.agents.base import LineBatch, batch_text
 from agentfm_nb.mesh.artifacts import ArtifactRefused, build_artifact, has_files
 from agentfm_nb.mesh.workers import Worker
+from agentfm_nb.wire import MARKER_PREFIX, TASK_ID_RE
 
 if TYPE_CHECKING:
     from agentfm_nb.mesh.runtime import Mesh
 
-TASK_ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
-MARKER_PREFIX = "[AGENTFM:"
 TaskStatus = Literal["running", "ok", "error"]
 _CHANNEL_BATCHES = 32
 
@@ -294,8 +292,6 @@ def _uncancel() -> None:
 
 
 __all__ = [
-    "MARKER_PREFIX",
-    "TASK_ID_RE",
     "LineChannel",
     "TaskRun",
     "TaskStatus",

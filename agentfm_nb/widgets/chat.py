@@ -18,10 +18,10 @@ import traitlets as t
 from agentfm_nb.client._shared import match_model, pick_least_loaded
 from agentfm_nb.errors import AgentFMError, MeshOverloadedError, ModelNotFoundError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client
+from agentfm_nb.wire import FILES_INCOMING
 
 _CHUNK_FLUSH_S = 0.05  # stream text to the browser in ~20 batches a second, whatever the line rate
 _MAX_DOWNLOAD = 50 * 1024 * 1024
-_FILES_INCOMING = "[AGENTFM: FILES_INCOMING]"
 
 
 class ChatTurn:
@@ -208,7 +208,7 @@ class ChatWidget(BaseWidget):
                         text.append(chunk.text)
                         pending.append(chunk.text)
                         self.stats["chunks"] += 1
-                    elif chunk.text.strip() == _FILES_INCOMING:
+                    elif chunk.text.strip() == FILES_INCOMING:
                         files_incoming = True
             if files_incoming and client.artifacts_dir is not None:
                 from agentfm_nb.client.artifacts import aharvest

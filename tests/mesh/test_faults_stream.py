@@ -24,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agentfm_nb.gateway import LocalMeshGateway
-from agentfm_nb.mesh.routes.tasks import ERROR_PREFIX
+from agentfm_nb.wire import ERROR_PREFIX
 
 SENTINELS = ("[AGENTFM: NO_FILES]", "[AGENTFM: FILES_INCOMING]")
 

@@ -25,15 +25,10 @@ from agentfm_nb.mesh.routes.common import (
     text_error,
 )
 from agentfm_nb.mesh.routes.streaming import WatchedStream
-from agentfm_nb.mesh.routes.tasks import (
-    ERROR_PREFIX,
-    NO_FILES,
-    OpenRun,
-    mint_task_id,
-    open_run,
-)
+from agentfm_nb.mesh.routes.tasks import OpenRun, mint_task_id, open_run
 from agentfm_nb.mesh.taskrun import is_valid_task_id
 from agentfm_nb.mesh.webhooks import WebhookRefused, WebhookTarget
+from agentfm_nb.wire import ERROR_PREFIX, NO_FILES
 
 log = logging.getLogger("agentfm_nb.mesh.api")
 

@@ -26,7 +26,8 @@ from agentfm_nb.mesh.routes.common import (
     state_of,
 )
 from agentfm_nb.mesh.routes.streaming import Abandoned, WatchedStream, unless_abandoned
-from agentfm_nb.mesh.routes.tasks import SENTINEL_PREFIX, OpenRun, mint_task_id, open_run
+from agentfm_nb.mesh.routes.tasks import OpenRun, mint_task_id, open_run
+from agentfm_nb.wire import MARKER_PREFIX
 
 _SHUTDOWN_TAIL = (
     b"data: " + dumps(envelope("the gateway is shutting down", "worker_stream_failed")) + b"\n\n"
@@ -157,9 +158,9 @@ async def _dispatch(state: GatewayState, model: str, prompt: str) -> OpenRun:
 
 
 def _clean(batch: list[str]) -> list[str]:
-    if SENTINEL_PREFIX not in batch_text(batch):  # one C-level scan for the usual batch
+    if MARKER_PREFIX not in batch_text(batch):  # one C-level scan for the usual batch
         return batch
-    return [line for line in batch if not line.lstrip(" \t").startswith(SENTINEL_PREFIX)]
+    return [line for line in batch if not line.lstrip(" \t").startswith(MARKER_PREFIX)]
 
 
 async def _collect(run: OpenRun) -> str:

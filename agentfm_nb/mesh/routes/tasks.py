@@ -11,12 +11,8 @@ from typing import Any
 from agentfm_nb.mesh.agents.base import batch_text
 from agentfm_nb.mesh.routes.common import GatewayState
 from agentfm_nb.mesh.routes.streaming import LastChunk
-from agentfm_nb.mesh.taskrun import MARKER_PREFIX, TaskRun
-
-FILES_INCOMING = "[AGENTFM: FILES_INCOMING]"
-NO_FILES = "[AGENTFM: NO_FILES]"
-SENTINEL_PREFIX = MARKER_PREFIX
-ERROR_PREFIX = "❌ ERROR: "
+from agentfm_nb.mesh.taskrun import TaskRun
+from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING, NO_FILES
 
 
 def mint_task_id() -> str:
