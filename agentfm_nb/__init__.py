@@ -1,5 +1,9 @@
 """agentfm_nb: the AgentFM mesh and the OpenGPU agent role, in Jupyter.
 
+Every name of the official SDK's top-level ``__all__`` is here, and so are its public modules
+(``agentfm_nb.streaming``, ``.crypto``, ``.artifacts``, ``.models``, ``.exceptions``,
+``.openai``), so ``import agentfm_nb as agentfm`` works for code written for ``agentfm-sdk``.
+
 Names are imported lazily so ``import agentfm_nb`` stays cheap (no pandas, web3 or widget stack
 until something needs them) and the kernel extension loads fast.
 """
@@ -40,11 +44,20 @@ _LAZY: dict[str, str] = {
     "AsyncTaskAck": "agentfm_nb.client",
     "ScatterResult": "agentfm_nb.client",
     "PeerID": "agentfm_nb.client",
+    "WorkersResponse": "agentfm_nb.client.models",
+    "AgentFMRoutingWarning": "agentfm_nb.client.resources.openai",
+    "ArtifactManager": "agentfm_nb.client.artifacts",
+    "SwarmKey": "agentfm_nb.crypto",
     "WorkerTable": "agentfm_nb.widgets",
     "ChatWidget": "agentfm_nb.widgets",
     "ScatterGrid": "agentfm_nb.widgets",
     "GatewayPanel": "agentfm_nb.widgets",
 }
+
+# The SDK's public modules, importable as attributes too (``agentfm_nb.streaming``).
+_SUBMODULES = frozenset(
+    {"artifacts", "crypto", "exceptions", "models", "openai", "streaming", "errors", "wire"}
+)
 
 if TYPE_CHECKING:
     from agentfm_nb.client import (
@@ -59,11 +72,17 @@ if TYPE_CHECKING:
         WebhookReceiver,
         WorkerProfile,
     )
+    from agentfm_nb.client.artifacts import ArtifactManager
+    from agentfm_nb.client.models import WorkersResponse
+    from agentfm_nb.client.resources.openai import AgentFMRoutingWarning
+    from agentfm_nb.crypto import SwarmKey
     from agentfm_nb.gateway import LocalMeshGateway
     from agentfm_nb.widgets import ChatWidget, GatewayPanel, ScatterGrid, WorkerTable
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"agentfm_nb.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'agentfm_nb' has no attribute {name!r}")
@@ -92,7 +111,9 @@ def unload_ipython_extension(ipython: Any) -> None:
 __all__ = [
     "AgentFMClient",
     "AgentFMError",
+    "AgentFMRoutingWarning",
     "ArtifactError",
+    "ArtifactManager",
     "AsyncAgentFMClient",
     "AsyncTaskAck",
     "AuthenticationError",
@@ -108,6 +129,7 @@ __all__ = [
     "PeerID",
     "ScatterGrid",
     "ScatterResult",
+    "SwarmKey",
     "TaskChunk",
     "TaskExecutionError",
     "TaskResult",
@@ -118,5 +140,6 @@ __all__ = [
     "WorkerStreamError",
     "WorkerTable",
     "WorkerUnreachableError",
+    "WorkersResponse",
     "__version__",
 ]

@@ -111,10 +111,13 @@ def error_from_envelope(body: Any, status: int) -> AgentFMError:
         return GatewayProtocolError(f"undecodable error body (HTTP {status})", status=status)
     code = err.get("code") if isinstance(err.get("code"), str) else None
     message = err.get("message") if isinstance(err.get("message"), str) else f"HTTP {status}"
+    # An unknown (or missing) code is the base class, whatever the status: the SDK's contract,
+    # so a newer gateway's new code never lands in a narrower ``except`` by accident.
     cls = ERROR_CODES.get(code or "", AgentFMError)
-    if cls is AgentFMError and 400 <= status < 500:
-        cls = InvalidRequestError
     return cls(str(message), code=code, status=status)
+
+
+from_envelope = error_from_envelope  # the SDK's name
 
 
 __all__ = [
@@ -133,4 +136,5 @@ __all__ = [
     "WorkerStreamError",
     "WorkerUnreachableError",
     "error_from_envelope",
+    "from_envelope",
 ]

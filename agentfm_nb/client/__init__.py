@@ -17,6 +17,7 @@ from agentfm_nb.client._default import (
 )
 from agentfm_nb.client._shared import DEFAULT_GATEWAY
 from agentfm_nb.client._sync import AgentFMClient
+from agentfm_nb.client.artifacts import ArtifactManager
 from agentfm_nb.client.models import (
     AsyncTaskAck,
     PeerID,
@@ -25,6 +26,7 @@ from agentfm_nb.client.models import (
     TaskChunk,
     TaskResult,
     WorkerProfile,
+    WorkersResponse,
 )
 from agentfm_nb.client.resources.events import (
     EntryAppended,
@@ -72,6 +74,7 @@ __all__ = [
     "AgentFMError",
     "AgentFMRoutingWarning",
     "ArtifactError",
+    "ArtifactManager",
     "AsyncAgentFMClient",
     "AsyncTaskAck",
     "AuthenticationError",
@@ -103,6 +106,7 @@ __all__ = [
     "WorkerProfile",
     "WorkerStreamError",
     "WorkerUnreachableError",
+    "WorkersResponse",
     "get_default_async_client",
     "get_default_client",
     "set_default_async_client",

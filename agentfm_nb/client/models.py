@@ -1,8 +1,11 @@
 """Typed records of the gateway's answers.
 
-Plain ``slots`` dataclasses rather than pydantic: listing 1,000 workers or streaming 100,000
-lines must stay cheap, and the wire is simple enough to read by hand. Every ``from_wire``
-ignores fields it does not know, because newer gateways add fields.
+``WorkerProfile`` and ``WorkersResponse`` are pydantic v2 models with the official SDK's fields,
+defaults and bounds (``model_validate``, ``ValidationError``), plus the gateway's ledger fields.
+A whole ``/api/workers`` answer is validated in one pydantic-core call, which is faster than a
+Python loop over dicts. Records produced on the streaming hot path (``TaskChunk``,
+``TaskResult``) stay plain ``slots`` dataclasses: one is built per line of output. Unknown
+fields are ignored everywhere, because newer gateways add fields.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, NewType
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentfm_nb.errors import GatewayProtocolError
 
@@ -33,9 +38,16 @@ def engine_from_hardware(hardware: str) -> str:
     return hardware[:idx] if idx > 0 else hardware
 
 
-@dataclass(slots=True)
-class WorkerProfile:
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    return f"{where}: {err['msg']}"
+
+
+class WorkerProfile(BaseModel):
     """One worker as advertised by ``GET /api/workers``."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     peer_id: PeerID
     author: str = "Anonymous"
@@ -43,14 +55,15 @@ class WorkerProfile:
     status: str = "UNKNOWN"
     hardware: str = ""
     description: str = ""
-    cpu_usage_pct: float = 0.0
-    ram_free_gb: float = 0.0
-    current_tasks: int = 0
-    max_tasks: int = 0
+    cpu_usage_pct: float = Field(default=0.0, ge=0.0)
+    ram_free_gb: float = Field(default=0.0, ge=0.0)
+    current_tasks: int = Field(default=0, ge=0)
+    max_tasks: int = Field(default=0, ge=0)
     has_gpu: bool = False
-    gpu_used_gb: float = 0.0
-    gpu_total_gb: float = 0.0
-    gpu_usage_pct: float = 0.0
+    gpu_used_gb: float = Field(default=0.0, ge=0.0)
+    gpu_total_gb: float = Field(default=0.0, ge=0.0)
+    gpu_usage_pct: float = Field(default=0.0, ge=0.0)
+    # Beyond the SDK: the gateway's reputation ledger and offline memory.
     honesty_score: float = 0.0
     is_equivocator: bool = False
     dispatch_allowed: bool = True
@@ -60,13 +73,11 @@ class WorkerProfile:
 
     @classmethod
     def from_wire(cls, body: Any) -> WorkerProfile:
-        data = _require_dict(body, "a worker")
-        peer_id = data.get("peer_id")
-        if not isinstance(peer_id, str) or not peer_id:
-            raise GatewayProtocolError("worker entry without a peer_id")
-        known = _WORKER_FIELDS
-        kwargs = {k: v for k, v in data.items() if k in known and v is not None}
-        return cls(**kwargs)
+        """``model_validate`` with a wire-level failure as ``GatewayProtocolError``."""
+        try:
+            return cls.model_validate(body)
+        except ValidationError as exc:
+            raise GatewayProtocolError(f"malformed worker: {_first_error(exc)}") from None
 
     @property
     def model(self) -> str:
@@ -90,18 +101,29 @@ class WorkerProfile:
         return self.current_tasks / self.max_tasks if self.max_tasks > 0 else 0.0
 
 
-_WORKER_FIELDS = _known(WorkerProfile)
+class WorkersResponse(BaseModel):
+    """The ``GET /api/workers`` envelope."""
+
+    success: bool = True
+    agents: list[WorkerProfile] = Field(default_factory=list)
+    # Beyond the SDK: counts the gateway sends beside the list.
+    online_count: int | None = None
+    offline_count: int | None = None
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _null_is_empty(cls, v: Any) -> Any:
+        # A Go gateway serialises an empty (nil) slice as null.
+        return [] if v is None else v
 
 
 def parse_workers(body: Any) -> list[WorkerProfile]:
-    """Decode the ``/api/workers`` envelope."""
+    """Decode the ``/api/workers`` envelope (one validation call for the whole list)."""
     data = _require_dict(body, "/api/workers")
-    agents = data.get("agents")
-    if agents is None:
-        return []
-    if not isinstance(agents, list):
-        raise GatewayProtocolError("/api/workers: 'agents' is not a list")
-    return [WorkerProfile.from_wire(a) for a in agents]
+    try:
+        return WorkersResponse.model_validate(data).agents
+    except ValidationError as exc:
+        raise GatewayProtocolError(f"/api/workers: {_first_error(exc)}") from None
 
 
 @dataclass(slots=True, frozen=True)
@@ -123,8 +145,7 @@ class TaskResult:
     task_id: str = ""
 
 
-@dataclass(slots=True)
-class AsyncTaskAck:
+class AsyncTaskAck(BaseModel):
     """The 202 answer of ``POST /api/execute/async``."""
 
     task_id: str
@@ -221,6 +242,7 @@ __all__ = [
     "TaskChunk",
     "TaskResult",
     "WorkerProfile",
+    "WorkersResponse",
     "engine_from_hardware",
     "parse_workers",
 ]

@@ -1,216 +1,167 @@
-"""Typed objects of the OpenAI-compatible routes (attribute access like openai-python)."""
+"""Typed answers of the OpenAI-compatible routes, as pydantic v2 models (the SDK's own types).
+
+Field names, defaults and required fields follow ``agentfm.openai.models``. Every model keeps
+fields it does not know (``extra="allow"``): the gateway adds ``agentfm_*`` fields and OpenAI
+adds spec fields, and neither should need a client release. The two the gateway sends on every
+answer (``agentfm_peer_id``, ``agentfm_task_id``) are declared so they are typed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, TypeVar
 
-from agentfm_nb.errors import GatewayProtocolError
+from pydantic import BaseModel, ConfigDict, Field
 
-
-def _obj(body: Any, what: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise GatewayProtocolError(f"{what}: expected a JSON object")
-    return body
+_M = TypeVar("_M", bound="_Open")
 
 
-def _s(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    @classmethod
+    def from_wire(cls: type[_M], body: Any) -> _M:
+        # ValidationError is a ValueError: the resources turn it into GatewayProtocolError.
+        return cls.model_validate(body)
 
 
-def _head(d: dict[str, Any], default_object: str) -> tuple[str, str, int, str]:
-    """``id, object, created, model``: the fields every answer starts with."""
-    return (
-        str(d.get("id", "")),
-        str(d.get("object", default_object)),
-        int(d.get("created") or 0),
-        str(d.get("model", "")),
-    )
+class ChatMessage(_Open):
+    """One message of a chat (request or answer). ``content`` may be null in an answer."""
+
+    role: str
+    content: str | None
 
 
-def _agentfm_ids(d: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The gateway's additions: which peer ran the answer, under which task id."""
-    return _s(d.get("agentfm_peer_id")), _s(d.get("agentfm_task_id"))
-
-
-def _index(choice: dict[str, Any]) -> int:
-    return int(choice.get("index") or 0)
-
-
-@dataclass(slots=True)
-class Usage:
+class Usage(_Open):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
 
-    @classmethod
-    def from_wire(cls, d: Any) -> Usage:
-        d = d if isinstance(d, dict) else {}
-        return cls(
-            int(d.get("prompt_tokens") or 0),
-            int(d.get("completion_tokens") or 0),
-            int(d.get("total_tokens") or 0),
-        )
 
-
-@dataclass(slots=True)
-class ChatMessage:
-    role: str = "assistant"
-    content: str | None = None
-
-
-@dataclass(slots=True)
-class ChatChoice:
-    index: int
+class ChatChoice(_Open):
+    index: int = 0
     message: ChatMessage
     finish_reason: str | None = None
 
 
-@dataclass(slots=True)
-class ChatCompletion:
+class _Routed(_Open):
+    """The head every answer starts with, plus which peer ran it under which task id."""
+
     id: str
-    object: str
     created: int
     model: str
-    choices: list[ChatChoice]
-    usage: Usage = field(default_factory=Usage)
-
-    @classmethod
-    def from_wire(cls, body: Any) -> ChatCompletion:
-        d = _obj(body, "chat completion")
-        choices = []
-        for c in d.get("choices") or []:
-            msg = c.get("message") or {}
-            choices.append(
-                ChatChoice(
-                    _index(c),
-                    ChatMessage(str(msg.get("role") or "assistant"), _s(msg.get("content"))),
-                    _s(c.get("finish_reason")),
-                )
-            )
-        return cls(*_head(d, "chat.completion"), choices, Usage.from_wire(d.get("usage")))
-
-
-@dataclass(slots=True)
-class ChoiceDelta:
-    role: str | None = None
-    content: str | None = None
-
-
-@dataclass(slots=True)
-class ChunkChoice:
-    index: int
-    delta: ChoiceDelta
-    finish_reason: str | None = None
-
-
-@dataclass(slots=True)
-class ChatCompletionChunk:
-    id: str
-    object: str
-    created: int
-    model: str
-    choices: list[ChunkChoice]
     agentfm_peer_id: str | None = None
     agentfm_task_id: str | None = None
 
-    @classmethod
-    def from_wire(cls, body: Any) -> ChatCompletionChunk:
-        d = _obj(body, "chat completion chunk")
-        choices = []
-        for c in d.get("choices") or []:
-            delta = c.get("delta") or {}
-            choices.append(
-                ChunkChoice(
-                    _index(c),
-                    ChoiceDelta(_s(delta.get("role")), _s(delta.get("content"))),
-                    _s(c.get("finish_reason")),
-                )
-            )
-        return cls(*_head(d, "chat.completion.chunk"), choices, *_agentfm_ids(d))
+
+class ChatCompletion(_Routed):
+    object: Literal["chat.completion"] = "chat.completion"
+    choices: list[ChatChoice] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
 
 
-@dataclass(slots=True)
-class CompletionChoice:
-    index: int
+class CompletionChoice(_Open):
+    index: int = 0
     text: str
     finish_reason: str | None = None
 
 
-@dataclass(slots=True)
-class TextCompletion:
+class TextCompletion(_Routed):
+    object: Literal["text_completion"] = "text_completion"
+    choices: list[CompletionChoice] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+
+
+class ChatChoiceDelta(_Open):
+    role: str | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(_Open):
+    index: int = 0
+    delta: ChatChoiceDelta = Field(default_factory=ChatChoiceDelta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Routed):
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    choices: list[ChatChunkChoice] = Field(default_factory=list)
+
+
+class TextCompletionChunkChoice(_Open):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+
+
+class TextCompletionChunk(_Routed):
+    object: Literal["text_completion"] = "text_completion"
+    choices: list[TextCompletionChunkChoice] = Field(default_factory=list)
+
+
+class ModelEntry(_Open):
+    """One ``/v1/models`` entry: one per worker, ``id`` is its peer id."""
+
     id: str
-    object: str
+    object: Literal["model"] = "model"
     created: int
-    model: str
-    choices: list[CompletionChoice]
-    usage: Usage = field(default_factory=Usage)
-    agentfm_peer_id: str | None = None
-    agentfm_task_id: str | None = None
+    owned_by: str = "agentfm"
+    description: str | None = None
+    agentfm_name: str | None = None
+    agentfm_engine: str | None = None
+    agentfm_status: str | None = None
+    agentfm_hardware: str | None = None
+    agentfm_current_tasks: int | None = None
+    agentfm_max_tasks: int | None = None
+    agentfm_cpu_usage_pct: float | None = None
+    agentfm_ram_free_gb: float | None = None
+    agentfm_has_gpu: bool | None = None
+    agentfm_gpu_used_gb: float | None = None
+    agentfm_gpu_total_gb: float | None = None
+    agentfm_gpu_usage_pct: float | None = None
+
+
+class ModelsList(BaseModel):
+    """``/v1/models``; iterating it (and ``len``) goes over ``data``, like openai-python pages."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelEntry] = Field(default_factory=list)
 
     @classmethod
-    def from_wire(cls, body: Any) -> TextCompletion:
-        d = _obj(body, "text completion")
-        choices = [
-            CompletionChoice(_index(c), str(c.get("text") or ""), _s(c.get("finish_reason")))
-            for c in d.get("choices") or []
-        ]
-        return cls(
-            *_head(d, "text_completion"), choices, Usage.from_wire(d.get("usage")), *_agentfm_ids(d)
-        )
+    def from_wire(cls, body: Any) -> ModelsList:
+        return cls.model_validate(body)
 
-
-@dataclass(slots=True)
-class ModelEntry:
-    id: str
-    object: str = "model"
-    created: int = 0
-    owned_by: str = ""
-    description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def __getattr__(self, name: str) -> Any:
-        # agentfm_* telemetry fields (and any newer ones) read as attributes.
-        if name == "extra":
-            raise AttributeError(name)
-        try:
-            return self.extra[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @classmethod
-    def from_wire(cls, d: Any) -> ModelEntry:
-        d = _obj(d, "model")
-        known = {"id", "object", "created", "owned_by", "description"}
-        return cls(
-            str(d.get("id", "")),
-            str(d.get("object", "model")),
-            int(d.get("created") or 0),
-            str(d.get("owned_by", "")),
-            str(d.get("description", "")),
-            {k: v for k, v in d.items() if k not in known},
-        )
-
-
-@dataclass(slots=True)
-class ModelsList:
-    data: list[ModelEntry]
-    object: str = "list"
-
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ModelEntry]:  # type: ignore[override]
         return iter(self.data)
 
     def __len__(self) -> int:
         return len(self.data)
 
-    @classmethod
-    def from_wire(cls, body: Any) -> ModelsList:
-        d = _obj(body, "models list")
-        return cls([ModelEntry.from_wire(m) for m in d.get("data") or []])
 
+def coerce_messages(messages: Sequence[ChatMessage | dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ChatMessage`` objects or plain dicts in, plain dicts out (``None`` fields dropped).
+
+    Anything else is a ``TypeError``.
+    """
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, ChatMessage):
+            out.append(m.model_dump(exclude_none=True))
+        elif isinstance(m, dict):
+            out.append(m)
+        else:
+            raise TypeError(f"a message must be a ChatMessage or a dict, not {type(m).__name__}")
+    return out
+
+
+# Earlier names of the chunk parts, kept for code written against them.
+ChoiceDelta = ChatChoiceDelta
+ChunkChoice = ChatChunkChoice
 
 __all__ = [
     "ChatChoice",
+    "ChatChoiceDelta",
+    "ChatChunkChoice",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatMessage",
@@ -220,5 +171,8 @@ __all__ = [
     "ModelEntry",
     "ModelsList",
     "TextCompletion",
+    "TextCompletionChunk",
+    "TextCompletionChunkChoice",
     "Usage",
+    "coerce_messages",
 ]

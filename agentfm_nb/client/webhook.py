@@ -5,9 +5,11 @@ few hundred bytes of JSON, so a full ASGI stack (uvicorn, its loop, its lifespan
 start-up time and a dependency surface for nothing; the stdlib server is well kept, starts in
 milliseconds, binds port 0 and shuts down deterministically.
 
-Checks, in order: path, Content-Type ``application/json``, Content-Length present and at most
-64 KiB (chunked bodies are refused), HMAC-SHA256 of the raw body in constant time when a secret
-is set (401, the callback is never called), then a JSON object with ``task_id``.
+Checks, in the SDK's order: path (404), Content-Length present (411), a number (400) and at
+most 64 KiB (413; chunked bodies are refused), a Content-Type other than ``application/json``
+(415; none at all is accepted), HMAC-SHA256 of the raw body in constant time when a secret is
+set (401, the callback is never called), then a JSON object with ``task_id``, ``worker_id`` and
+``status`` (400). A good callback is answered 200, or 500 when the user's callback raised.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from agentfm_nb.client.models import PeerID
 
@@ -32,22 +35,24 @@ MAX_BODY_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-AgentFM-Signature"
 
 
-@dataclass(slots=True)
-class WebhookPayload:
-    """What the gateway POSTs when an async task finishes; unknown fields land in ``extra``."""
+class WebhookPayload(BaseModel):
+    """What the gateway POSTs when an async task finishes; unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
 
     task_id: str
     worker_id: PeerID
     status: str
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The fields beyond ``task_id``, ``worker_id`` and ``status``."""
+        return dict(self.model_extra or {})
 
     @classmethod
     def from_wire(cls, body: Any) -> WebhookPayload:
-        if not isinstance(body, dict) or not isinstance(body.get("task_id"), str):
-            raise ValueError("payload is not an object with a task_id")
-        rest = {k: v for k, v in body.items() if k not in ("task_id", "worker_id", "status")}
-        worker = PeerID(str(body.get("worker_id", "")))
-        return cls(body["task_id"], worker, str(body.get("status", "")), rest)
+        """``model_validate``; a body that does not fit raises ``ValueError``."""
+        return cls.model_validate(body)  # pydantic's ValidationError is a ValueError
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -112,11 +117,16 @@ class WebhookReceiver:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> None:
-        if self._server is not None:
-            return
+    def _bind(self) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer((self.host, self._requested_port), self._handler_class())
         server.daemon_threads = True
+        return server
+
+    def start(self) -> None:
+        """Serve in a background daemon thread (also what ``with`` does)."""
+        if self._server is not None:
+            return
+        server = self._bind()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, name="agentfm-webhook", daemon=True
@@ -134,6 +144,22 @@ class WebhookReceiver:
 
     close = stop
 
+    def serve_forever(self) -> None:
+        """Serve in this thread until Ctrl-C (or ``stop()`` from another thread)."""
+        if self._server is not None:
+            raise RuntimeError("WebhookReceiver is already serving; call stop() first")
+        server = self._bind()
+        self._server = server
+        log.info("webhook receiver listening on %s", self.url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("webhook receiver stopped by Ctrl-C")
+        finally:
+            if self._server is server:  # not already closed by stop()
+                self._server = None
+                server.server_close()
+
     def __enter__(self) -> WebhookReceiver:
         self.start()
         return self
@@ -149,9 +175,6 @@ class WebhookReceiver:
         """Returns the HTTP status; the callback runs only for a valid, verified body."""
         if path.split("?", 1)[0] != self.path:
             return HTTPStatus.NOT_FOUND
-        ctype = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if ctype != "application/json":
-            return HTTPStatus.UNSUPPORTED_MEDIA_TYPE
         raw_len = headers.get("Content-Length")
         if raw_len is None or headers.get("Transfer-Encoding"):
             return HTTPStatus.LENGTH_REQUIRED
@@ -159,8 +182,13 @@ class WebhookReceiver:
             length = int(raw_len)
         except ValueError:
             return HTTPStatus.BAD_REQUEST
-        if length < 0 or length > self.max_body_bytes:
+        if length < 0:
+            return HTTPStatus.BAD_REQUEST
+        if length > self.max_body_bytes:
             return HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        ctype = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if ctype and ctype != "application/json":
+            return HTTPStatus.UNSUPPORTED_MEDIA_TYPE
         body = read(length)
         if self._secret is not None and not verify(
             self._secret, body, headers.get(SIGNATURE_HEADER)
@@ -175,7 +203,7 @@ class WebhookReceiver:
         except Exception:  # a user callback bug must not kill the server thread
             log.exception("webhook callback failed for task %s", payload.task_id)
             return HTTPStatus.INTERNAL_SERVER_ERROR
-        return HTTPStatus.NO_CONTENT
+        return HTTPStatus.OK
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from agentfm_nb.gateway.launcher import GatewayAlreadyRunningError, LocalMeshGateway
+from agentfm_nb.gateway.launcher import (
+    GatewayAlreadyRunningError,
+    GatewayFileNotFoundError,
+    LocalMeshGateway,
+)
 
-__all__ = ["GatewayAlreadyRunningError", "LocalMeshGateway"]
+__all__ = ["GatewayAlreadyRunningError", "GatewayFileNotFoundError", "LocalMeshGateway"]

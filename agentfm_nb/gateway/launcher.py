@@ -31,7 +31,15 @@ _ADDR_IN_USE = ("address already in use", "errno 98", "errno 48", "bind: address
 
 
 class GatewayAlreadyRunningError(AgentFMError, RuntimeError):
-    """``start()`` was called on a gateway that is already running."""
+    """``start()`` was called on a gateway that is already running (the SDK's ``RuntimeError``)."""
+
+
+class GatewayFileNotFoundError(GatewayConnectionError, FileNotFoundError):
+    """The ``agentfm`` binary or the ``swarm_key`` file is missing, found before anything runs.
+
+    A ``FileNotFoundError`` as in the SDK, and a ``GatewayConnectionError`` (``code`` says which
+    file) for code that catches this package's errors.
+    """
 
 
 @dataclass
@@ -103,6 +111,16 @@ class LocalMeshGateway:
         return f"http://{_HOST}:{port}"
 
     @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The gateway's ``Popen``; ``None`` before ``start()`` and after ``stop()``."""
+        return self._run.proc if self._run else None
+
+    @property
+    def api_key(self) -> str | None:
+        """The key the readiness probe sends (and the gateway's own key, see the class doc)."""
+        return self._api_key
+
+    @property
     def pid(self) -> int | None:
         return self._run.proc.pid if self._run else None
 
@@ -153,9 +171,11 @@ class LocalMeshGateway:
     def start(self) -> LocalMeshGateway:
         if self.running:
             raise GatewayAlreadyRunningError(
-                f"gateway already running at {self.url} (pid {self.pid}); call stop() first",
+                f"LocalMeshGateway.start() called twice: already running at {self.url} "
+                f"(pid {self.pid}); call stop() first",
                 code="already_running",
             )
+        self._check_swarm_key()
         if self._run is not None:  # exited on its own since the last start: tidy up first
             self.stop()
         attempts = _PORT_RETRIES if self.port == 0 else 1
@@ -207,6 +227,12 @@ class LocalMeshGateway:
             return "agentfm"
         return "agentfm" if shutil.which("agentfm") else "embedded"
 
+    def _check_swarm_key(self) -> None:
+        if self.swarm_key is not None and not Path(self.swarm_key).expanduser().is_file():
+            raise GatewayFileNotFoundError(
+                f"swarm key not found: {self.swarm_key}", code="swarm_key_not_found"
+            )
+
     def argv(self, port: int) -> list[str]:
         """The command line for ``port`` (public so users can see what will run)."""
         if self.backend == "agentfm":
@@ -215,7 +241,7 @@ class LocalMeshGateway:
             binary = str(self.binary_path) if self.binary_path is not None else "agentfm"
             resolved = shutil.which(binary)
             if resolved is None:
-                raise GatewayConnectionError(
+                raise GatewayFileNotFoundError(
                     f"agentfm binary not found: {binary!r} (install it, put it on PATH, "
                     "or use backend='embedded')",
                     code="binary_not_found",
@@ -319,7 +345,7 @@ class LocalMeshGateway:
                 code = run.proc.poll()
                 if code is not None:
                     raise GatewayConnectionError(
-                        f"gateway exited with code {code} before it became ready "
+                        f"gateway exited early with code {code}, before it became ready "
                         f"({self.backend}: {self._log_path})\n--- log tail ---\n"
                         f"{self.log_tail(40)}",
                         code="gateway_exited",
@@ -333,8 +359,8 @@ class LocalMeshGateway:
                     last_error = type(exc).__name__
                 if time.monotonic() >= deadline:
                     raise GatewayConnectionError(
-                        f"gateway not ready after {self.startup_timeout:g}s at {self.url} "
-                        f"({last_error})\n--- log tail ---\n{self.log_tail(40)}",
+                        f"gateway did not become ready within {self.startup_timeout:g}s at "
+                        f"{self.url} ({last_error})\n--- log tail ---\n{self.log_tail(40)}",
                         code="startup_timeout",
                     )
                 time.sleep(delay)
