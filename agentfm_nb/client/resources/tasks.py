@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agentfm_nb import journal
 from agentfm_nb.client import artifacts as _artifacts
 from agentfm_nb.client._shared import (
     StreamSplitter,
@@ -103,6 +104,7 @@ async def _anext(agen: AsyncGenerator[T, None]) -> T:
 
 
 class Tasks(SyncResource):
+    @journal.traced  # the kernel's task journal (TaskHistory, WorkerInspector)
     def _chunks(
         self, worker_id: str, prompt: str, task_id: str, splitter: StreamSplitter
     ) -> Generator[TaskChunk, None, None]:
@@ -241,6 +243,7 @@ class Tasks(SyncResource):
 
 
 class AsyncTasks(AsyncResource):
+    @journal.traced
     async def _chunks(
         self, worker_id: str, prompt: str, task_id: str, splitter: StreamSplitter
     ) -> AsyncGenerator[TaskChunk, None]:
