@@ -110,13 +110,96 @@ def build_artifact(root: Path, dest: Path, *, max_bytes: int) -> bool:
     return True
 
 
+# -- the one place in the system temp dir -------------------------------------------------
+
+
+def scratch_root() -> Path:
+    """``<system temp>/agentfm_nb-<uid>``: the only place in the temp dir agentfm_nb writes to.
+
+    Everything in it is named for the process that owns it (pid and start time) and is swept
+    by the next owner once that process is gone, so a ``kill -9`` leaves at most its own
+    entries behind until the next gateway or launcher starts. Private to the user (0700).
+    """
+    root = Path(tempfile.gettempdir()) / f"agentfm_nb-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        root.mkdir(mode=0o700)
+    st = os.lstat(root)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise OSError(errno.EPERM, "not a private folder of this user (refusing it)", str(root))
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(root, 0o700)
+    return root
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (tells a reused pid apart)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    return fields[19].decode() if len(fields) > 19 and fields[0] != b"Z" else None
+
+
+def owner_tag() -> str:
+    """``<pid>-<start time>`` of this process, the owner part of scratch names."""
+    pid = os.getpid()
+    return f"{pid}-{_start_time(pid) or 0}"
+
+
+def sweep_scratch(root: Path | None = None) -> int:
+    """Remove entries whose owning process is gone; returns how many were removed."""
+    root = root or scratch_root()
+    removed = 0
+    with os.scandir(root) as entries:
+        for entry in entries:
+            parts = entry.name.split("-")
+            if len(parts) < 3 or not parts[1].isdigit():
+                continue
+            if _start_time(int(parts[1])) == parts[2].partition(".")[0]:
+                continue  # its owner still runs
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def scratch_path(kind: str, suffix: str = "", *, folder: bool = False) -> Path:
+    """A new file or folder ``<kind>-<pid>-<start>-<n><suffix>`` in :func:`scratch_root`, made
+    after sweeping what dead owners left."""
+    root = scratch_root()
+    sweep_scratch(root)
+    base = f"{kind}-{owner_tag()}"
+    for n in itertools.count():
+        path = root / f"{base}-{n}{suffix}"
+        try:
+            if folder:
+                path.mkdir(mode=0o700)
+            else:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")
+
+
 class OutputFolders:
-    """The mesh's private folder of per-task output folders (``AGENTFM_OUTPUT_DIR``)."""
+    """The mesh's private folder of per-task output folders (``AGENTFM_OUTPUT_DIR``).
+
+    Without a ``parent`` it lives in :func:`scratch_root`, swept once this process is gone.
+    """
 
     def __init__(self, parent: Path | None = None) -> None:
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix="agentfm-mesh-", dir=parent))
+            self.root = Path(tempfile.mkdtemp(prefix="agentfm-mesh-", dir=parent))
+        else:
+            self.root = scratch_path("mesh", folder=True)
         self._seq = itertools.count()
 
     def new(self, task_id: str) -> Path:
@@ -142,4 +225,13 @@ class OutputFolders:
         await asyncio.to_thread(shutil.rmtree, self.root, True)
 
 
-__all__ = ["ArtifactRefused", "OutputFolders", "build_artifact", "has_files"]
+__all__ = [
+    "ArtifactRefused",
+    "OutputFolders",
+    "build_artifact",
+    "has_files",
+    "owner_tag",
+    "scratch_path",
+    "scratch_root",
+    "sweep_scratch",
+]

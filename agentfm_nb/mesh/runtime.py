@@ -1,8 +1,8 @@
 """The embedded mesh: its workers, their telemetry and snapshots, routing and dispatch.
 
 Everything here runs on the gateway's event loop. The HTTP layer only calls ``snapshot`` /
-``route`` / ``open_task`` and iterates ``run.lines()``; one :class:`TaskRun` per task handles
-the agent, slot, timeout and artifact below it.
+``route`` / ``open_task`` and iterates ``run.chunks()`` (or ``run.lines()``); one
+:class:`TaskRun` per task handles the agent, slot, timeout and artifact below it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from agentfm_nb.mesh.agents import Agent, AgentError, build_agent
+from agentfm_nb.mesh.agents.guard import AgentGuard
 from agentfm_nb.mesh.artifacts import OutputFolders
 from agentfm_nb.mesh.config import ConfigError, MeshConfig, expanded_names
 from agentfm_nb.mesh.events import EventBus
@@ -49,6 +50,7 @@ class Mesh:
         self._by_engine: dict[str, list[Worker]] = {}
         self._agents: list[Agent] = []
         self._runs: set[TaskRun] = set()
+        self._guard = AgentGuard()
         self._telemetry: HostTelemetry | None = None
         self._host: HostSample | None = None
         self._host_iso = iso_utc(time.time())
@@ -75,9 +77,13 @@ class Mesh:
         self._host = self._telemetry.latest
         self._host_iso = iso_utc(self._host.at)
         identities = worker_identities(self.config)
+        # an upstream worker's key variable is its own: no command agent inherits it
+        hidden_env = {s.api_key_env for s in self.config.workers if s.api_key_env}
+        if any(spec.kind == "command" for spec in self.config.workers):
+            self._guard.start()
         for spec in self.config.workers:
             try:
-                agent = build_agent(spec)
+                agent = build_agent(spec, hidden_env=hidden_env, guard=self._guard)
             except AgentError as exc:
                 raise ConfigError(f"worker {spec.name!r}: {exc.message}") from None
             self._agents.append(agent)
@@ -113,6 +119,7 @@ class Mesh:
             with contextlib.suppress(Exception):
                 await agent.aclose()
         self.events.close()
+        self._guard.close()
         if self._outputs is not None:
             await self._outputs.remove_all()
 
@@ -188,7 +195,8 @@ class Mesh:
         body = {
             "success": True,
             "online_count": online,
-            "offline_count": len(self._workers) - online,
+            # offline peers are skipped before counting unless they are asked for
+            "offline_count": len(self._workers) - online if include_offline else 0,
             "agents": self.wire_agents(include_offline),
         }
         data = orjson.dumps(body)

@@ -1,27 +1,42 @@
-"""One task on one worker: its agent, line channel, timeout, output folder and artifact."""
+"""One task on one worker: its agent, byte channel, timeout, output folder and artifact.
+
+The run produces the ``/api/execute`` body exactly as the real worker writes it: the agent's
+stdout and stderr bytes as they come (partial lines too), on failure the agent's error text and
+``⚠️  Sandbox exited: exit status N``, then a newline and the sentinel line. ``chunks()`` is that
+body; ``lines()`` / ``batches()`` / ``text()`` cut the same bytes, closing newline and sentinel
+excluded, into lines for in-process callers.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentfm_nb.mesh.agents import AgentError
-from agentfm_nb.mesh.agents.base import LineBatch, batch_text
+from agentfm_nb.mesh.agents.base import LineSplitter, StartFailed
 from agentfm_nb.mesh.artifacts import ArtifactRefused, build_artifact, has_files
 from agentfm_nb.mesh.workers import Worker
-from agentfm_nb.wire import MARKER_PREFIX, TASK_ID_RE
+from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING, NO_FILES, TASK_ID_RE
 
 if TYPE_CHECKING:
     from agentfm_nb.mesh.runtime import Mesh
 
 TaskStatus = Literal["running", "ok", "error"]
-_CHANNEL_BATCHES = 32
+# the real worker's failure line (sandbox.go), before the sentinel
+SANDBOX_EXITED = "\u26a0\ufe0f  Sandbox exited: "
+# what a task killed at its timeout (or at shutdown) reports, as Go words a SIGKILL
+KILLED = "signal: killed"
+# what a stream cut by the gateway's shutdown ends with: the real worker's shutdown kills the
+# sandbox, so its client reads the kill, then the sentinel
+SHUTDOWN_TAIL = f"{SANDBOX_EXITED}{KILLED}\n\n{NO_FILES}\n".encode()
+_CHANNEL_BYTES = 1 << 20  # an agent may run this far ahead of a slow reader
+_NO_FILES_TAIL = f"\n{NO_FILES}\n".encode()
+_FILES_TAIL = f"\n{FILES_INCOMING}\n".encode()
 
 
 def is_valid_task_id(task_id: object) -> bool:
@@ -29,53 +44,66 @@ def is_valid_task_id(task_id: object) -> bool:
     return isinstance(task_id, str) and TASK_ID_RE.fullmatch(task_id) is not None
 
 
-class LineChannel:
-    """Line batches from the producer task to one reader, with backpressure."""
+class FinalChunk(bytes):
+    """The last bytes of a body: they can leave with the end of the response in one write."""
 
-    __slots__ = ("_closed", "_items", "_max", "_readable", "_writable")
 
-    def __init__(self, max_batches: int) -> None:
-        self._items: deque[list[str]] = deque()
-        self._max = max_batches
+class ByteChannel:
+    """Output bytes from the producer task to one reader, with backpressure on queued bytes."""
+
+    __slots__ = ("_closed", "_items", "_max", "_readable", "_size", "_writable")
+
+    def __init__(self, max_bytes: int) -> None:
+        self._items: deque[bytes] = deque()
+        self._size = 0
+        self._max = max_bytes
         self._closed = False
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
 
-    async def put(self, batch: list[str]) -> None:
-        while len(self._items) >= self._max:
+    async def put(self, data: bytes) -> None:
+        while self._size >= self._max:
             self._writable.clear()
             await self._writable.wait()
-        self._items.append(batch)
+        self.put_nowait(data)
+
+    def put_nowait(self, data: bytes) -> None:
+        """Queue past the limit (the few closing bytes of a run must never wait on a reader)."""
+        self._items.append(data)
+        self._size += len(data)
         self._readable.set()
 
     def close(self) -> None:
         self._closed = True
         self._readable.set()
 
-    async def get_all(self) -> list[str] | None:
-        """Every queued line as one batch; None once closed and drained."""
+    @property
+    def finished(self) -> bool:
+        """Closed, and nothing left to read."""
+        return self._closed and not self._items
+
+    async def get_all(self) -> bytes | None:
+        """Every queued byte at once; None once closed and drained."""
         while not self._items:
             if self._closed:
                 return None
             self._readable.clear()
             await self._readable.wait()
         items = self._items
-        batch = items.popleft()
-        if items:
-            batches = [batch, *items]
-            items.clear()
-            merged = list(itertools.chain.from_iterable(batches))
-            batch = LineBatch(merged, "\n".join(map(batch_text, batches)))
+        data = items.popleft() if len(items) == 1 else b"".join(items)
+        items.clear()
+        self._size = 0
         self._writable.set()
-        return batch
+        return data
 
 
 class TaskRun:
-    """One task on one worker: ``async with mesh.open_task(...) as run: async for line in ...``.
+    """One task on one worker: ``async with mesh.open_task(...) as run: async for chunk in ...``.
 
-    After the lines end, ``status`` / ``error`` / ``has_artifact`` / ``duration_s`` are final.
-    Leaving the ``async with`` early kills the agent and frees the slot.
+    After the output ends, ``status`` / ``error`` / ``has_artifact`` / ``duration_s`` are final.
+    Leaving the ``async with`` early kills the agent. The worker's slot is freed when the agent
+    has really stopped (a blocking python agent may outlive its stream: see ``hold``).
     """
 
     def __init__(self, mesh: Mesh, worker: Worker, prompt: str, task_id: str) -> None:
@@ -86,19 +114,22 @@ class TaskRun:
         self.status: TaskStatus = "running"
         self.error: str | None = None
         self.exit_code: int | None = None
+        self.timed_out = False
         self.has_artifact = False
         self.artifact_path: Path | None = None
-        self.line_count = 0
+        self.bytes_out = 0
         self.duration_s = 0.0
         self.timeout_s = worker.spec.timeout_s or mesh.config.task_timeout_s
         self.worker = worker
         self._t0 = time.monotonic()
-        self._channel = LineChannel(_CHANNEL_BATCHES)
+        self._channel = ByteChannel(_CHANNEL_BYTES)
         self._producer: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stop_reason: str | None = None  # why the producer was cancelled
         self._finished = asyncio.Event()
         self._released = False
+        self._holds: list[Awaitable[Any]] = []
+        self._release: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -110,15 +141,19 @@ class TaskRun:
     def done(self) -> bool:
         return self._finished.is_set()
 
+    @property
+    def sentinel_tail(self) -> bytes:
+        """The newline and sentinel line the body ends with (final once ``done``)."""
+        return _FILES_TAIL if self.has_artifact else _NO_FILES_TAIL
+
     def start(self) -> None:
         """Start the agent (``__aenter__`` does this; idempotent)."""
         if self._producer is not None or self._released:
             return
         self._t0 = time.monotonic()
-        self._producer = asyncio.get_running_loop().create_task(
-            self._produce(), name=f"agentfm-task-{self.task_id}"
-        )
-        self._timer = asyncio.get_running_loop().call_later(self.timeout_s, self._on_timeout)
+        loop = asyncio.get_running_loop()
+        self._producer = loop.create_task(self._produce(), name=f"agentfm-task-{self.task_id}")
+        self._timer = loop.call_later(self.timeout_s, self._on_timeout)
 
     async def __aenter__(self) -> TaskRun:
         self.start()
@@ -132,36 +167,66 @@ class TaskRun:
     ) -> None:
         await self.aclose()
 
-    async def batches(self) -> AsyncIterator[list[str]]:
-        """Lines in batches, as soon as the agent flushes them (fewer wake-ups than ``lines``)."""
+    # -- reading -------------------------------------------------------------------------
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The ``/api/execute`` body: output bytes as the agent writes them, then the sentinel.
+
+        The last chunk is a :class:`FinalChunk` carrying the sentinel (and whatever output was
+        still queued with it).
+        """
         self.start()
-        while (batch := await self._channel.get_all()) is not None:
-            yield batch
+        channel = self._channel
+        while (data := await channel.get_all()) is not None:
+            if channel.finished:
+                await self._finished.wait()
+                yield FinalChunk(data + self.sentinel_tail)
+                return
+            yield data
         await self._finished.wait()
+        yield FinalChunk(self.sentinel_tail)
+
+    async def batches(self) -> AsyncIterator[list[str]]:
+        """The output's lines in batches (no newlines): everything before the closing newline and
+        sentinel, i.e. the agent's stdout and stderr plus any in-band failure line, decoded and
+        ``\\r``-trimmed. Whatever is ready goes at once; a partial line waits for its end.
+        """
+        self.start()
+        splitter = LineSplitter()
+        while (data := await self._channel.get_all()) is not None:
+            lines = splitter.feed(data)
+            if lines:
+                yield lines
+        await self._finished.wait()
+        rest = splitter.flush()
+        if rest:
+            yield rest
 
     async def lines(self) -> AsyncIterator[str]:
-        """The agent's stdout, one line at a time (no newline); never a ``[AGENTFM:`` marker."""
+        """One line at a time: see :meth:`batches`."""
         async for batch in self.batches():
             for line in batch:
                 yield line
 
     async def text(self) -> str:
-        """Run to the end and return every line joined with newlines."""
+        """Run to the end and return the output's lines joined with newlines."""
         parts: list[str] = []
         async for batch in self.batches():
             parts.extend(batch)
         return "\n".join(parts)
 
     async def wait(self) -> TaskRun:
-        """Run to the end without reading the lines."""
+        """Run to the end without reading the output."""
         self.start()
         while await self._channel.get_all() is not None:
             pass
         await self._finished.wait()
         return self
 
+    # -- stopping ------------------------------------------------------------------------
+
     async def aclose(self) -> None:
-        """Stop the agent if it still runs (status ``error``) and free the slot."""
+        """Stop the agent if it still runs (status ``error``); the slot follows once it stops."""
         self._stop("cancelled by the client")
         producer = self._producer
         if producer is None:
@@ -183,13 +248,20 @@ class TaskRun:
                 pass  # the producer records its own failures in status/error
 
     async def abort(self, reason: str) -> None:
-        """Stop the agent (status ``error`` with ``reason``) and wait until the run is released."""
+        """Stop the agent (status ``error`` with ``reason``) and wait until its output has ended.
+
+        The stream still gets its closing lines, as the real worker's do when it shuts down.
+        """
         self._stop(reason)
         if self._producer is not None:
             await asyncio.gather(self._producer, return_exceptions=True)
         elif not self._released:  # reserved but never entered
             self.error = reason
             self._finish()
+
+    def hold(self, work: Awaitable[Any]) -> None:
+        """Keep the worker's slot taken until ``work`` (agent code outliving the stream) ends."""
+        self._holds.append(work)
 
     def _stop(self, reason: str) -> None:
         producer = self._producer
@@ -198,12 +270,16 @@ class TaskRun:
             producer.cancel()
 
     def _on_timeout(self) -> None:
+        self.timed_out = True
         self._stop(f"timed out after {self.timeout_s:g}s")
+
+    # -- producing -----------------------------------------------------------------------
 
     async def _produce(self) -> None:
         mesh = self.mesh
         out_dir: Path | None = None
         keep_partial = True
+        failure = ""  # in-band text written after the output, before the sentinel
         try:
             try:
                 if self.worker.agent.uses_output_dir:
@@ -214,20 +290,29 @@ class TaskRun:
                 reason = self._stop_reason or "cancelled"
                 self.status = "error"
                 self.error = reason
-                if reason.startswith("timed out"):
-                    _uncancel()
-                else:
-                    keep_partial = False
+                if reason == "cancelled by the client" or self._stop_reason is None:
+                    keep_partial = False  # nobody is reading: no closing lines, no artifact
                     raise
+                _uncancel()
+                failure = f"{SANDBOX_EXITED}{KILLED}\n"
+            except StartFailed as exc:
+                self.status = "error"
+                self.error = exc.message
+                failure = f"{exc.detail or exc.message}\n"
             except AgentError as exc:
                 self.status = "error"
                 self.error = exc.message
                 self.exit_code = exc.exit_code
+                failure = f"{exc.detail}\n" if exc.detail else ""
+                failure += f"{SANDBOX_EXITED}{exc.exit}\n"
             except Exception as exc:  # a bug in an agent kind must not take the gateway down
                 self.status = "error"
                 self.error = f"internal error: {type(exc).__name__}: {exc}"
+                failure = f"{ERROR_PREFIX}{self.error}\n"
             if keep_partial and out_dir is not None:
-                await self._build_artifact(out_dir)
+                failure += await self._build_artifact(out_dir)
+            if failure:
+                self._channel.put_nowait(failure.encode("utf-8", "surrogateescape"))
         finally:
             if self._timer is not None:
                 self._timer.cancel()
@@ -237,24 +322,20 @@ class TaskRun:
 
     async def _pump(self, out_dir: Path | None) -> None:
         put = self._channel.put
-        gen = self.worker.agent.stream(self.prompt, out_dir)
+        gen = self.worker.agent.stream(self.prompt, out_dir, self.hold)
+        size = 0
         try:
-            async for batch in gen:
-                # one C-level scan first; the exact per-line filter runs only on a hit
-                if MARKER_PREFIX in batch_text(batch) and any(
-                    line.startswith(MARKER_PREFIX) for line in batch
-                ):
-                    batch = [line for line in batch if not line.startswith(MARKER_PREFIX)]
-                if not batch:
-                    continue
-                self.line_count += len(batch)
-                await put(batch)
+            async for data in gen:
+                size += len(data)
+                await put(data)
         finally:
+            self.bytes_out = size
             await gen.aclose()  # type: ignore[attr-defined]
 
-    async def _build_artifact(self, out_dir: Path) -> None:
+    async def _build_artifact(self, out_dir: Path) -> str:
+        """Zip the output folder; an in-band error line when it is refused."""
         if not has_files(out_dir):  # the common case, answered without a thread hop
-            return
+            return ""
         dest = self.mesh.artifacts_dir / f"{self.task_id}.zip"
         try:
             built = await asyncio.to_thread(
@@ -263,14 +344,15 @@ class TaskRun:
         except ArtifactRefused as exc:
             self.status = "error"
             self.error = f"artifact refused: {exc}"
-            return
+            return f"{ERROR_PREFIX}{self.error}\n"
         except OSError as exc:
             self.status = "error"
             self.error = f"artifact failed: {exc}"
-            return
+            return f"{ERROR_PREFIX}{self.error}\n"
         if built:
             self.has_artifact = True
             self.artifact_path = dest
+        return ""
 
     def _finish(self) -> None:
         if self._released:
@@ -280,9 +362,17 @@ class TaskRun:
         if self.status == "running":
             self.status = "error"
             self.error = self.error or "cancelled"
-        self.mesh.task_done(self)
         self._channel.close()
         self._finished.set()
+        holds = [h for h in self._holds if not (isinstance(h, asyncio.Future) and h.done())]
+        if holds:  # the mesh keeps this run (and so this task) until task_done
+            self._release = asyncio.get_running_loop().create_task(self._release_after(holds))
+        else:
+            self.mesh.task_done(self)
+
+    async def _release_after(self, holds: list[Awaitable[Any]]) -> None:
+        await asyncio.gather(*holds, return_exceptions=True)
+        self.mesh.task_done(self)
 
 
 def _uncancel() -> None:
@@ -292,7 +382,11 @@ def _uncancel() -> None:
 
 
 __all__ = [
-    "LineChannel",
+    "KILLED",
+    "SANDBOX_EXITED",
+    "SHUTDOWN_TAIL",
+    "ByteChannel",
+    "FinalChunk",
     "TaskRun",
     "TaskStatus",
     "is_valid_task_id",

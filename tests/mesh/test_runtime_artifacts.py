@@ -50,7 +50,8 @@ async def _run(tmp_path: Path, mode: str, secret: Path, **cfg: Any) -> tuple[Tas
     async with running_mesh(tmp_path, spec, **cfg) as mesh:
         async with mesh.open_task(peer(mesh, "Writer"), mode, f"job-{mode}") as run:
             lines = [line async for line in run.lines()]
-        assert lines == [f"wrote {mode}"]
+        assert lines[0] == f"wrote {mode}"
+        assert lines[1:] == ([] if run.status == "ok" else [f"\u274c ERROR: {run.error}"])
         return run, mesh.artifacts_dir
 
 

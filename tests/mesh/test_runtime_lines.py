@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
 from _runtime_support import command_worker, peer, running_mesh
 
-from agentfm_nb.mesh.agents.base import LineBatch, LineSplitter, batch_text
-from agentfm_nb.mesh.taskrun import LineChannel
+from agentfm_nb.mesh.agents.base import LineBatch, LineSplitter
+from agentfm_nb.mesh.taskrun import ByteChannel
 
 
 def reference(data: bytes) -> list[str]:
@@ -56,19 +57,30 @@ def test_a_multibyte_character_split_across_reads_survives() -> None:
     assert feed_all(data, [cut], 1 << 20) == ["snow \u2603 man"]
 
 
-async def test_channel_merges_queued_batches_with_their_text() -> None:
-    channel = LineChannel(8)
-    await channel.put(LineBatch(["a", "b"], "a\nb"))
-    await channel.put(["c"])
-    await channel.put(LineBatch(["", "d"], "\nd"))
+async def test_channel_hands_over_everything_queued_at_once() -> None:
+    channel = ByteChannel(8)
+    await channel.put(b"a\nb")
+    await channel.put(b"c")
+    channel.put_nowait(b"\nd" * 8)  # the closing bytes may go past the limit
     channel.close()
-    merged = await channel.get_all()
-    assert merged == ["a", "b", "c", "", "d"]
-    assert merged is not None and batch_text(merged) == "a\nb\nc\n\nd"
+    assert not channel.finished
+    assert await channel.get_all() == b"a\nbc" + b"\nd" * 8
+    assert channel.finished
     assert await channel.get_all() is None
 
 
-async def test_command_agent_crlf_invalid_bytes_and_markers(tmp_path: Path) -> None:
+async def test_a_full_channel_holds_the_producer_until_read() -> None:
+    channel = ByteChannel(4)
+    await channel.put(b"12345")
+    blocked = asyncio.ensure_future(channel.put(b"6"))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()
+    assert await channel.get_all() == b"12345"
+    await blocked
+    assert await channel.get_all() == b"6"
+
+
+async def test_command_agent_bytes_pass_raw_and_lines_are_cut_from_them(tmp_path: Path) -> None:
     script = r"""
     import sys
     out = sys.stdout.buffer
@@ -76,8 +88,19 @@ async def test_command_agent_crlf_invalid_bytes_and_markers(tmp_path: Path) -> N
     out.flush()
     out.write(b"  [AGENTFM: kept, not at the start]\nlast")
     """
+    raw = b"one\r\ntwo \xff\n[AGENTFM: NO_FILES]\n  [AGENTFM: kept, not at the start]\nlast"
     async with running_mesh(tmp_path, command_worker(tmp_path, "Bytes", script)) as mesh:
         async with mesh.open_task(peer(mesh, "Bytes"), "x", "bytes1") as run:
-            lines = [line async for line in run.lines()]
+            body = b"".join([chunk async for chunk in run.chunks()])
         assert run.status == "ok", run.error
-    assert lines == ["one", "two \ufffd", "  [AGENTFM: kept, not at the start]", "last"]
+        # an agent's own marker lines are forwarded verbatim, as the real worker does
+        assert body == raw + b"\n[AGENTFM: NO_FILES]\n"
+        async with mesh.open_task(peer(mesh, "Bytes"), "x", "bytes2") as run:
+            lines = [line async for line in run.lines()]
+    assert lines == [
+        "one",
+        "two \ufffd",
+        "[AGENTFM: NO_FILES]",
+        "  [AGENTFM: kept, not at the start]",
+        "last",
+    ]

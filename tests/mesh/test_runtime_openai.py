@@ -112,7 +112,8 @@ async def test_lines_arrive_while_upstream_still_streams(tmp_path: Path, upstrea
 async def test_upstream_http_error_is_a_task_error(tmp_path: Path, upstream: str) -> None:
     async with running_mesh(tmp_path, _llm(upstream, "broken")) as mesh:
         async with mesh.open_task(peer(mesh, "LLM broken"), "x", "up3") as run:
-            assert [line async for line in run.lines()] == []
+            lines = [line async for line in run.lines()]
+        assert lines[-1] == "\u26a0\ufe0f  Sandbox exited: exit status 1" and "model exploded" in lines[0]
         assert run.status == "error"
         assert "HTTP 500" in (run.error or "") and "model exploded" in (run.error or "")
 

@@ -72,7 +72,8 @@ async def test_exception_becomes_error_status(tmp_path: Path) -> None:
     async with running_mesh(tmp_path, python_worker("Boom", f"{MOD}:boom")) as mesh:
         async with mesh.open_task(peer(mesh, "Boom"), "", "boom1") as run:
             lines = [line async for line in run.lines()]
-        assert lines == ["before"]
+        # as a containerised python agent's stderr and the real worker's exit line read
+        assert lines == ["before", "RuntimeError: agent blew up", "\u26a0\ufe0f  Sandbox exited: exit status 1"]
         assert run.status == "error" and "RuntimeError: agent blew up" in (run.error or "")
 
 
@@ -109,8 +110,8 @@ async def test_async_agent_timeout(tmp_path: Path) -> None:
     spec = python_worker("Hang", f"{MOD}:hang", timeout_s=0.3)
     async with running_mesh(tmp_path, spec) as mesh:
         async with mesh.open_task(peer(mesh, "Hang"), "", "hang1") as run:
-            assert [line async for line in run.lines()] == []
-        assert run.status == "error" and run.error == "timed out after 0.3s"
+            assert [line async for line in run.lines()] == ["\u26a0\ufe0f  Sandbox exited: signal: killed"]
+        assert run.status == "error" and run.error == "timed out after 0.3s" and run.timed_out
         assert mesh.lookup(peer(mesh, "Hang")).current_tasks == 0  # type: ignore[union-attr]
 
 

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from agentfm_nb.mesh.agents.base import Agent, AgentError, LineSplitter
+from agentfm_nb.mesh.agents.guard import AgentGuard
 from agentfm_nb.mesh.config import WorkerSpec
 
 
-def build_agent(spec: WorkerSpec) -> Agent:
-    """The agent for a worker spec; import errors of python agents surface as AgentError."""
+def build_agent(
+    spec: WorkerSpec, *, hidden_env: Collection[str] = (), guard: AgentGuard | None = None
+) -> Agent:
+    """The agent for a worker spec; import errors of python agents surface as AgentError.
+
+    ``hidden_env`` names variables a command agent must not inherit (other workers' upstream
+    keys); ``guard`` tags and watches its processes.
+    """
     if spec.kind == "command":
         from agentfm_nb.mesh.agents.command import CommandAgent
 
         assert spec.argv is not None
-        return CommandAgent(spec.argv, cwd=spec.cwd, env=spec.env)
+        return CommandAgent(
+            spec.argv, cwd=spec.cwd, env=spec.env, hidden_env=hidden_env, guard=guard
+        )
     if spec.kind == "python":
         from agentfm_nb.mesh.agents.pyfunc import PythonAgent
 

@@ -1,36 +1,93 @@
-"""What every agent kind provides to the runtime, and the shared line splitter."""
+"""What every agent kind provides to the runtime, and the line splitter of the line views."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
-READ_CHUNK = 64 * 1024
+
+Hold = Callable[[Awaitable[Any]], None]
+
+# Go's exec.ExitError text for the usual signals (syscall.Signal.String on Linux): the real
+# worker writes it after "Sandbox exited:" and clients match on it.
+_GO_SIGNAL_NAMES = {
+    1: "hangup",
+    2: "interrupt",
+    3: "quit",
+    4: "illegal instruction",
+    5: "trace/breakpoint trap",
+    6: "aborted",
+    7: "bus error",
+    8: "floating point exception",
+    9: "killed",
+    10: "user defined signal 1",
+    11: "segmentation fault",
+    12: "user defined signal 2",
+    13: "broken pipe",
+    14: "alarm clock",
+    15: "terminated",
+}
+
+
+def exit_text(returncode: int) -> str:
+    """How a process ended, worded as Go's ``ProcessState.String`` (``exit status 1``,
+    ``signal: killed``) since that is what the real worker prints."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    num = -returncode
+    name = _GO_SIGNAL_NAMES.get(num)
+    if name is None:
+        try:
+            name = f"signal {signal.Signals(num).name}"
+        except ValueError:
+            name = f"signal {num}"
+    return f"signal: {name}"
 
 
 class AgentError(Exception):
-    """The agent ran but failed (non-zero exit, exception, upstream error)."""
+    """The agent ran but failed (non-zero exit, exception, upstream error, timeout).
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    ``detail`` is what a containerised agent would have printed on stderr before dying (the
+    runtime writes it in-band; a command agent's own stderr is already in the stream, so it
+    has none); ``exit`` is the Go-worded end (``exit status 1``) of the ``Sandbox exited`` line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        detail: str | None = None,
+        exit: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        self.detail = detail
+        self.exit = exit if exit is not None else exit_text(1 if exit_code is None else exit_code)
+
+
+class StartFailed(AgentError):
+    """The agent could not be started at all (the real worker's ``Failed to start task``)."""
 
 
 class Agent(Protocol):
-    """One worker's agent. ``stream`` is an async generator of line batches (no newlines).
+    """One worker's agent. ``stream`` is an async generator of raw output bytes, as written.
 
     Closing the generator early (cancel, timeout, client gone) must stop the agent and release
-    everything it holds; a failure is raised as :class:`AgentError` after the last batch.
+    everything it holds; a failure is raised as :class:`AgentError` after the last chunk.
     ``uses_output_dir`` False means ``stream`` gets ``None``: the runtime then makes no folder
     (and builds no artifact) for the task, which is most of a tiny task's cost.
+    ``hold(awaitable)`` is called by an agent whose work outlives the stream (a blocking python
+    call that cannot be interrupted): the worker's slot stays taken until it completes.
     """
 
     uses_output_dir: bool
 
-    def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]: ...
+    def stream(self, prompt: str, output_dir: Path | None, hold: Hold) -> AsyncIterator[bytes]: ...
 
     async def aclose(self) -> None: ...
 
@@ -103,40 +160,6 @@ class LineSplitter:
         return [_decode(rest)] if len(rest) <= self._max else _cut(rest, self._max)
 
 
-class TextLineSplitter:
-    """Text fragments in (upstream token deltas), complete lines out."""
-
-    __slots__ = ("_parts",)
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-
-    def feed(self, text: str) -> list[str]:
-        if "\n" not in text:
-            self._parts.append(text)
-            return []
-        *complete, rest = text.split("\n")
-        if self._parts:
-            complete[0] = "".join(self._parts) + complete[0]
-        self._parts = [rest] if rest else []
-        return [line.removesuffix("\r") for line in complete]
-
-    def flush(self) -> list[str]:
-        rest = "".join(self._parts)
-        self._parts = []
-        return [rest] if rest else []
-
-
-def split_text(text: str) -> list[str]:
-    """One yielded text item as lines: ``"a\\nb\\n"`` -> ``["a", "b"]``."""
-    if not text:
-        return []
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
 def _decode(raw: bytes) -> str:
     if raw.endswith(b"\r"):
         raw = raw[:-1]
@@ -151,9 +174,10 @@ __all__ = [
     "MAX_LINE_BYTES",
     "Agent",
     "AgentError",
+    "Hold",
     "LineBatch",
     "LineSplitter",
-    "TextLineSplitter",
+    "StartFailed",
     "batch_text",
-    "split_text",
+    "exit_text",
 ]

@@ -1,4 +1,4 @@
-"""``kind = "command"``: one subprocess per task, its stdout streamed line by line."""
+"""``kind = "command"``: one subprocess per task, its stdout and stderr streamed as written."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from pathlib import Path
 
-from agentfm_nb.mesh.agents.base import AgentError, LineSplitter
+from agentfm_nb.mesh.agents.base import AgentError, Hold, StartFailed, exit_text
+from agentfm_nb.mesh.agents.guard import TAG_VAR, AgentGuard, kill_task
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 64 * 1024
 STDERR_TAIL = 4096
-# after the agent itself exits, grandchildren still holding its stdout get this long
-EXIT_GRACE_S = 0.5
 # Linux refuses one environment string over 128 KiB; the full prompt is always on stdin
 MAX_ENV_PROMPT = 96 * 1024
 # the one-line error a client sees keeps at most this much of the last stderr line
@@ -29,12 +28,6 @@ GATEWAY_SECRETS = frozenset(
 log = logging.getLogger("agentfm_nb.mesh.agents")
 
 
-def kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the agent's whole process group (it is its own session leader)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 class CommandAgent:
     uses_output_dir = True  # AGENTFM_OUTPUT_DIR must exist when the agent starts
 
@@ -44,18 +37,24 @@ class CommandAgent:
         *,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
+        hidden_env: Collection[str] = (),
+        guard: AgentGuard | None = None,
     ) -> None:
         self.argv = list(argv)
         self.cwd = cwd
         self.env = dict(env or {})
+        # the gateway's own secrets and every worker's upstream key variable
+        self.hidden_env = GATEWAY_SECRETS | frozenset(hidden_env)
+        self.guard = guard or AgentGuard()
 
-    def _environ(self, prompt: str, output_dir: Path) -> dict[str, str]:
-        # The gateway's own secrets are not the agent's business (a worker may still pass one
-        # on purpose through its configured ``env``).
-        env = {k: v for k, v in os.environ.items() if k not in GATEWAY_SECRETS}
+    def _environ(self, prompt: str, output_dir: Path, tag: str) -> dict[str, str]:
+        # Not the agent's business (a worker may still pass one on purpose through its ``env``).
+        hidden = self.hidden_env
+        env = {k: v for k, v in os.environ.items() if k not in hidden}
         env.update(self.env)
         env["AGENTFM_OUTPUT_DIR"] = str(output_dir)
         env["PYTHONUNBUFFERED"] = "1"
+        env[TAG_VAR] = tag
         if "\x00" in prompt:  # no environment string can hold a NUL; stdin has the prompt
             env.pop("AGENTFM_PROMPT", None)
         elif len(prompt) <= MAX_ENV_PROMPT // 4 or len(prompt.encode()) <= MAX_ENV_PROMPT:
@@ -65,58 +64,55 @@ class CommandAgent:
             env["AGENTFM_PROMPT_TRUNCATED"] = "1"
         return env
 
-    async def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]:
+    async def stream(
+        self, prompt: str, output_dir: Path | None, hold: Hold
+    ) -> AsyncIterator[bytes]:
         assert output_dir is not None
+        tag = self.guard.new_tag()
         try:
+            # stderr shares stdout's pipe, as the real worker's ``cmd.Stderr = cmd.Stdout``:
+            # the client sees both in the order the agent wrote them.
             proc = await asyncio.create_subprocess_exec(
                 *self.argv,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
                 cwd=self.cwd,
-                env=self._environ(prompt, output_dir),
+                env=self._environ(prompt, output_dir, tag),
                 start_new_session=True,
                 limit=READ_SIZE,
             )
         except OSError as exc:
-            raise AgentError(
-                f"cannot start agent {self.argv[0]!r}: {exc.strerror or exc}"
+            raise StartFailed(
+                f"cannot start agent {self.argv[0]!r}: {exc.strerror or exc}",
+                detail=f"\u274c Failed to start task: {exc}",
             ) from None
-        assert proc.stdout is not None and proc.stderr is not None
+        self.guard.watch(proc.pid)
+        assert proc.stdout is not None
         helpers = [
-            asyncio.ensure_future(_feed_stdin(proc, prompt.encode())),
-            asyncio.ensure_future(_reap_group(proc)),
+            asyncio.ensure_future(_feed_stdin(proc, prompt.encode("utf-8", "surrogateescape"))),
+            asyncio.ensure_future(_end_with_agent(proc, tag)),
         ]
-        stderr_task = asyncio.ensure_future(_tail(proc.stderr))
+        last = b""
         try:
-            splitter = LineSplitter()
-            while chunk := await proc.stdout.read(READ_SIZE):
-                lines = splitter.feed(chunk)
-                if lines:
-                    yield lines
-            rest = splitter.flush()
-            if rest:
-                yield rest
+            read = proc.stdout.read
+            while chunk := await read(READ_SIZE):
+                last = chunk
+                yield chunk
             code = await proc.wait()
-            kill_group(proc)
-            try:
-                err = await asyncio.wait_for(asyncio.shield(stderr_task), 2.0)
-            except asyncio.TimeoutError:
-                err = ""
             if code != 0:
-                message = exit_message(code, err)
-                if err.strip():  # the whole tail goes to the gateway log, one line to the client
-                    log.warning("%s; stderr tail of %s:\n%s", message, self.argv[0], err.rstrip())
-                raise AgentError(message, exit_code=code)
+                message = exit_message(code, last[-STDERR_TAIL:].decode("utf-8", "replace"))
+                raise AgentError(message, exit_code=code, exit=exit_text(code))
         finally:
-            kill_group(proc)
-            for task in (*helpers, stderr_task):
+            for task in helpers:
                 task.cancel()
+            kill_task(proc.pid, tag)
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-                await proc.wait()
-            await asyncio.gather(*helpers, stderr_task, return_exceptions=True)
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await _reap(proc)
+            self.guard.unwatch(proc.pid)
 
     async def aclose(self) -> None:
         return None
@@ -152,20 +148,51 @@ async def _feed_stdin(proc: asyncio.subprocess.Process, data: bytes) -> None:
             stdin.close()
 
 
-async def _reap_group(proc: asyncio.subprocess.Process) -> None:
-    # A grandchild that inherited stdout would keep the stream open after the agent exits.
-    await proc.wait()
-    await asyncio.sleep(EXIT_GRACE_S)
-    kill_group(proc)
+async def _end_with_agent(proc: asyncio.subprocess.Process, tag: str) -> None:
+    """Once the agent process itself exits, kill what it left (as a container's end would).
+
+    A background child still holding the pipe would otherwise keep the stream open until the
+    task timeout: ``proc.wait()`` also waits for the pipes, so the exit is watched on a pidfd.
+    """
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def signal_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:  # already reaped, so it has exited
+        pidfd = None
+    except OSError:  # no pidfd support: poll instead
+        pidfd = None
+        while proc.returncode is None and _alive(proc.pid):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    if pidfd is not None:
+        loop.add_reader(pidfd, signal_exit)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+    kill_task(proc.pid, tag)
 
 
-async def _tail(reader: asyncio.StreamReader) -> str:
-    buf = bytearray()
-    while chunk := await reader.read(65536):
-        buf += chunk
-        if len(buf) > STDERR_TAIL:
-            del buf[:-STDERR_TAIL]
-    return buf.decode("utf-8", "replace")
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2][1:2] != b"Z"
+    except OSError:
+        return False
 
 
-__all__ = ["CommandAgent", "exit_message", "kill_group"]
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    # Everything holding the pipe is dead by now, so this is the exit status and nothing more.
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), 5.0)
+    except asyncio.TimeoutError:
+        log.warning("agent %s (pid %d) did not go away after SIGKILL", proc.pid, proc.pid)
+
+
+__all__ = ["GATEWAY_SECRETS", "CommandAgent", "exit_message"]

@@ -1,31 +1,77 @@
-"""``kind = "python"``: a ``module:function`` returning text, or yielding it (sync or async)."""
+"""``kind = "python"``: a ``module:function`` returning text, or yielding it (sync or async).
+
+Blocking code runs on a thread per task. When the task ends first (timeout, client gone) the
+thread is interrupted, and the worker's slot stays taken until it has really stopped, so a stuck
+agent can never pile up threads beyond its ``max_tasks``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import importlib.util
 import inspect
 import threading
+import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentfm_nb.mesh.agents.base import AgentError, split_text
+from agentfm_nb.mesh.agents.base import AgentError, Hold
 
 _MAX_PENDING = 256  # items a sync generator may run ahead of its reader
 T = TypeVar("T")
 
 
-def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+class AgentStopped(BaseException):
+    """Raised inside a python agent's thread when its task ended (timeout, client gone).
+
+    A BaseException, so agent code catching ``Exception`` does not swallow it.
+    """
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Ask ``thread`` to raise :class:`AgentStopped` at its next Python instruction.
+
+    A pure-Python loop stops at once; a blocking C call (``time.sleep``) stops when it returns,
+    and until then the task's slot stays taken (see ``hold``).
+    """
+    ident = thread.ident
+    if ident is None or not thread.is_alive():
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(AgentStopped)
+    )
+
+
+class _Threaded(asyncio.Future[T]):
+    """The result of blocking agent code, plus the thread computing it."""
+
+    thread: threading.Thread
+
+    def stop(self, hold: Hold) -> None:
+        """The task is over: interrupt the thread and keep the slot until it has ended."""
+        if not self.done():
+            _interrupt(self.thread)
+            hold(self)
+        self.add_done_callback(_consume)
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+def _in_thread(fn: Callable[[], T]) -> _Threaded[T]:
     """Run blocking agent code on its own daemon thread (one per task, never one per line).
 
     Not the loop's default executor: a long agent must not starve the server's own thread work,
     and a daemon thread stuck in user code cannot hold up the gateway's exit.
     """
     loop = asyncio.get_running_loop()
-    fut: asyncio.Future[T] = loop.create_future()
+    fut: _Threaded[T] = _Threaded(loop=loop)
 
     def deliver(ok: bool, value: Any) -> None:
         if fut.done():
@@ -44,7 +90,8 @@ def _in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(deliver, ok, result)
 
-    threading.Thread(target=run, name="agentfm-pyagent", daemon=True).start()
+    fut.thread = threading.Thread(target=run, name="agentfm-pyagent", daemon=True)
+    fut.thread.start()
     return fut
 
 
@@ -101,57 +148,65 @@ class PythonAgent:
     def from_target(cls, target: str, *, base_dir: Path | None = None) -> PythonAgent:
         return cls(load_callable(target, base_dir=base_dir))
 
-    async def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]:
+    async def stream(
+        self, prompt: str, output_dir: Path | None, hold: Hold
+    ) -> AsyncIterator[bytes]:
+        """Each item the callable returns or yields, as ``print`` would write it."""
         args: tuple[Any, ...] = (prompt, output_dir) if self.uses_output_dir else (prompt,)
         func = self.func
         try:
             if inspect.isasyncgenfunction(func):
                 async for item in func(*args):
-                    lines = _lines_of(item)
-                    if lines:
-                        yield lines
+                    if data := _printed(item):
+                        yield data
                 return
             if inspect.isgeneratorfunction(func):
-                async for lines in _iterate_in_thread(func(*args)):
-                    yield lines
+                async for data in _iterate_in_thread(func(*args), hold):
+                    yield data
                 return
             if inspect.iscoroutinefunction(func):
                 result = await func(*args)
             else:
-                result = await _in_thread(lambda: func(*args))
+                call = _in_thread(lambda: func(*args))
+                try:
+                    result = await asyncio.shield(call)
+                finally:
+                    call.stop(hold)
             if inspect.isawaitable(result):
                 result = await result
             if hasattr(result, "__aiter__"):
                 async for item in result:
-                    lines = _lines_of(item)
-                    if lines:
-                        yield lines
+                    if data := _printed(item):
+                        yield data
             elif isinstance(result, (str, bytes)) or result is None:
-                lines = _lines_of(result)
-                if lines:
-                    yield lines
+                if data := _printed(result):
+                    yield data
             elif isinstance(result, Iterable):
-                async for lines in _iterate_in_thread(iter(result)):
-                    yield lines
-            else:
-                lines = _lines_of(str(result))
-                if lines:
-                    yield lines
+                async for data in _iterate_in_thread(iter(result), hold):
+                    yield data
+            elif data := _printed(str(result)):
+                yield data
         except AgentError:
             raise
         except Exception as exc:
-            raise AgentError(f"agent raised {type(exc).__name__}: {exc}") from exc
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n")
+            raise AgentError(f"agent raised {type(exc).__name__}: {exc}", detail=detail) from exc
 
     async def aclose(self) -> None:
         return None
 
 
-def _lines_of(item: object) -> list[str]:
+def _printed(item: object) -> bytes:
+    """One returned or yielded item as agent output: ending with a newline, as ``print`` would."""
     if item is None:
-        return []
+        return b""
     if isinstance(item, bytes):
-        item = item.decode("utf-8", "replace")
-    return split_text(item if isinstance(item, str) else str(item))
+        data = item
+    else:
+        data = (item if isinstance(item, str) else str(item)).encode("utf-8", "surrogateescape")
+    if not data:
+        return b""
+    return data if data.endswith(b"\n") else data + b"\n"
 
 
 class _Done:
@@ -161,12 +216,12 @@ class _Done:
 _DONE = _Done()
 
 
-async def _iterate_in_thread(it: Iterator[Any]) -> AsyncIterator[list[str]]:
+async def _iterate_in_thread(it: Iterator[Any], hold: Hold) -> AsyncIterator[bytes]:
     """Drive a blocking iterator on its own thread, handing items to the loop as they come.
 
     One thread for the whole iteration (never one per item); the thread runs at most
     ``_MAX_PENDING`` items ahead, and stops (closing the generator in its own thread) once the
-    reader is gone.
+    reader is gone; a ``next()`` that blocks is interrupted and holds the slot meanwhile.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -187,12 +242,14 @@ async def _iterate_in_thread(it: Iterator[Any]) -> AsyncIterator[list[str]]:
                     return
                 push(item)
             push(_DONE)
+        except AgentStopped:
+            return
         except BaseException as exc:
             push(exc)
         finally:
             close = getattr(it, "close", None)
             if close is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(BaseException):
                     close()
 
     future = _in_thread(run)
@@ -204,26 +261,23 @@ async def _iterate_in_thread(it: Iterator[Any]) -> AsyncIterator[list[str]]:
             if isinstance(item, BaseException):
                 raise item
             room.release()
-            batch = _lines_of(item)
-            # take whatever else is already queued: one batch per wake-up, not per item
+            parts = [_printed(item)]
+            # take whatever else is already queued: one chunk per wake-up, not per item
             while not queue.empty():
                 nxt = queue.get_nowait()
                 if nxt is _DONE or isinstance(nxt, BaseException):
-                    if batch:
-                        yield batch
-                    batch = []
+                    if data := b"".join(parts):
+                        yield data
                     if isinstance(nxt, BaseException):
                         raise nxt
                     return
                 room.release()
-                batch.extend(_lines_of(nxt))
-            if batch:
-                yield batch
+                parts.append(_printed(nxt))
+            if data := b"".join(parts):
+                yield data
     finally:
         stop.set()
-        if not future.done():
-            # do not wait for a blocked next(): the thread exits on its own
-            future.add_done_callback(lambda f: f.exception())
+        future.stop(hold)
 
 
-__all__ = ["PythonAgent", "load_callable"]
+__all__ = ["AgentStopped", "PythonAgent", "load_callable"]

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from agentfm_nb.mesh.agents.base import AgentError, TextLineSplitter
+from agentfm_nb.mesh.agents.base import AgentError, Hold
 
 _ERROR_BODY_MAX = 2000
+# scheme://user:password@host -> scheme://***@host, wherever a URL shows up in a message
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
 
 class OpenAIUpstreamAgent:
-    """Streams ``choices[0].delta.content`` of the upstream's SSE answer, re-cut into lines."""
+    """Streams ``choices[0].delta.content`` of the upstream's SSE answer as it comes."""
 
     uses_output_dir = False
 
@@ -29,20 +33,37 @@ class OpenAIUpstreamAgent:
         connect_timeout: float = 10.0,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
+        parts = urlsplit(self.url)
+        # ``user:password@`` in base_url: sent by httpx as Basic auth, never shown to clients
+        self._userinfo = tuple(unquote(p) for p in (parts.username, parts.password) if p) + tuple(
+            p for p in (parts.username, parts.password) if p
+        )
+        self.safe_url = _USERINFO.sub(r"\1***@", self.url)
         self.model = model
         self.api_key_env = api_key_env
         self._timeout = httpx.Timeout(connect=connect_timeout, read=None, write=30.0, pool=None)
         self._client: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
-        return f"OpenAIUpstreamAgent(url={self.url!r}, model={self.model!r})"
+        return f"OpenAIUpstreamAgent(url={self.safe_url!r}, model={self.model!r})"
+
+    def _key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        key = self._key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def _scrub(self, text: str) -> str:
+        """Text bound for a client with the key and the URL's ``user:password@`` taken out."""
+        key = self._key()
+        for secret in (key, *self._userinfo):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return _USERINFO.sub(r"\1***@", text)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -50,13 +71,16 @@ class OpenAIUpstreamAgent:
             self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits, trust_env=False)
         return self._client
 
-    async def stream(self, prompt: str, output_dir: Path | None) -> AsyncIterator[list[str]]:
+    async def stream(
+        self, prompt: str, output_dir: Path | None, hold: Hold
+    ) -> AsyncIterator[bytes]:
+        """The upstream's text deltas as they come; a final newline as a printing agent's."""
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
             "stream": True,
         }
-        splitter = TextLineSplitter()
+        ends_line = True
         try:
             async with self._http().stream(
                 "POST", self.url, json=body, headers=self._headers()
@@ -68,19 +92,24 @@ class OpenAIUpstreamAgent:
                 ctype = resp.headers.get("content-type", "")
                 if "text/event-stream" not in ctype:
                     # a server that ignores stream=true answers one JSON body
-                    lines = splitter.feed(_message_text(json.loads(await resp.aread())))
-                    if lines:
-                        yield lines
+                    texts = [_message_text(json.loads(await resp.aread()))]
                 else:
-                    async for lines in _sse_lines(resp, splitter):
-                        yield lines
+                    texts = _sse_texts(resp)  # type: ignore[assignment]
+                async for text in _each(texts):
+                    if text:
+                        ends_line = text.endswith("\n")
+                        yield text.encode("utf-8", "surrogateescape")
+        except AgentError as exc:
+            message = self._scrub(exc.message)
+            raise AgentError(message, detail=message) from None
         except httpx.HTTPError as exc:
-            raise AgentError(f"upstream {self.url} failed: {type(exc).__name__}: {exc}") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AgentError(f"upstream sent an undecodable answer: {exc}") from None
-        rest = splitter.flush()
-        if rest:
-            yield rest
+            message = self._scrub(f"upstream {self.url} failed: {type(exc).__name__}: {exc}")
+            raise AgentError(message, detail=message) from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            message = self._scrub(f"upstream sent an undecodable answer: {exc}")
+            raise AgentError(message, detail=message) from None
+        if not ends_line:
+            yield b"\n"
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -88,7 +117,16 @@ class OpenAIUpstreamAgent:
             self._client = None
 
 
-async def _sse_lines(resp: httpx.Response, splitter: TextLineSplitter) -> AsyncIterator[list[str]]:
+async def _each(texts: list[str] | AsyncIterator[str]) -> AsyncIterator[str]:
+    if isinstance(texts, list):
+        for text in texts:
+            yield text
+    else:
+        async for text in texts:
+            yield text
+
+
+async def _sse_texts(resp: httpx.Response) -> AsyncIterator[str]:
     async for raw in resp.aiter_lines():
         if not raw.startswith("data:"):
             continue  # comments, event names, blank separators
@@ -102,9 +140,7 @@ async def _sse_lines(resp: httpx.Response, splitter: TextLineSplitter) -> AsyncI
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else err
             raise AgentError(f"upstream error: {message}")
-        lines = splitter.feed(_delta_text(chunk))
-        if lines:
-            yield lines
+        yield _delta_text(chunk)
 
 
 def _delta_text(chunk: Any) -> str:

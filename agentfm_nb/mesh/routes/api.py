@@ -26,9 +26,8 @@ from agentfm_nb.mesh.routes.common import (
 )
 from agentfm_nb.mesh.routes.streaming import WatchedStream
 from agentfm_nb.mesh.routes.tasks import OpenRun, mint_task_id, open_run
-from agentfm_nb.mesh.taskrun import is_valid_task_id
+from agentfm_nb.mesh.taskrun import SHUTDOWN_TAIL, is_valid_task_id
 from agentfm_nb.mesh.webhooks import WebhookRefused, WebhookTarget
-from agentfm_nb.wire import ERROR_PREFIX, NO_FILES
 
 log = logging.getLogger("agentfm_nb.mesh.api")
 
@@ -109,7 +108,7 @@ async def execute(request: Request) -> Response | WatchedStream:
         state=state,
         media_type=TEXT_TYPE,
         headers={"x-agentfm-task-id": task_id, "x-content-type-options": "nosniff"},
-        shutdown_tail=f"{ERROR_PREFIX}gateway shutting down\n{NO_FILES}\n".encode(),
+        shutdown_tail=SHUTDOWN_TAIL,
     )
 
 

@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 from starlette.types import Receive, Scope, Send
 
 from agentfm_nb.mesh.routes.common import GatewayState
+from agentfm_nb.mesh.taskrun import FinalChunk
 
 T = TypeVar("T")
 
 
-class LastChunk(bytes):
-    """A body chunk known to be the last one: it goes out with the end of the response in one
-    write (a short task's whole answer is then the headers plus one write)."""
+# A body chunk known to be the last one goes out with the end of the response in one write
+# (a short task's whole answer is then the headers plus one write).
+LastChunk = FinalChunk
 
 
 class WatchedStream:
@@ -80,7 +81,7 @@ class WatchedStream:
             )
             self._started = True
             async for chunk in body:
-                last = type(chunk) is LastChunk
+                last = type(chunk) is FinalChunk
                 await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 if last:
                     self._completed = True

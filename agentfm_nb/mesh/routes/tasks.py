@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
-from agentfm_nb.mesh.agents.base import batch_text
 from agentfm_nb.mesh.routes.common import GatewayState
-from agentfm_nb.mesh.routes.streaming import LastChunk
 from agentfm_nb.mesh.taskrun import TaskRun
-from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING, NO_FILES
+
+T = TypeVar("T")
+
 
 
 def mint_task_id() -> str:
@@ -42,15 +42,24 @@ class OpenRun:
         self._closed = False
 
     async def batches(self, protocol: str) -> AsyncGenerator[list[str], None]:
-        """Agent stdout in batches of lines (whatever is ready at once, never held back).
+        """The body's lines in batches (``TaskRun.batches``: whatever is ready, never held back).
 
         The run's context is left when this generator ends or is closed, which stops the agent.
         """
+        async for batch in self._guarded(self.run.batches(), protocol):
+            yield batch
+
+    async def chunks(self, protocol: str) -> AsyncGenerator[bytes, None]:
+        """The raw ``/api/execute`` body (``TaskRun.chunks``); leaves the context like batches."""
+        async for chunk in self._guarded(self.run.chunks(), protocol):
+            yield chunk
+
+    async def _guarded(self, source: AsyncIterator[T], protocol: str) -> AsyncGenerator[T, None]:
         exc_info: tuple[Any, Any, Any] = (None, None, None)
         try:
-            async with aclosing(self.run.batches()) as source:  # type: ignore[type-var]
-                async for batch in source:
-                    yield batch
+            async with aclosing(source) as items:  # type: ignore[type-var]
+                async for item in items:
+                    yield item
         except BaseException:
             exc_info = sys.exc_info()
             raise
@@ -72,16 +81,7 @@ class OpenRun:
                 self.state.metrics.task_finished("error", protocol=protocol)
 
     async def api_body(self) -> AsyncGenerator[bytes, None]:
-        """``/api/execute`` wire bytes: the lines, an error line if any, then the sentinel."""
-        run = self.run
-        tail = ""
-        async with aclosing(self.batches("api")) as batches:
-            async for batch in batches:
-                if run.done:  # the last batch: it leaves with the closing lines, in one write
-                    tail = batch_text(batch) + "\n"
-                else:
-                    yield (batch_text(batch) + "\n").encode("utf-8", "surrogateescape")
-        if run.status != "ok":
-            tail += f"{ERROR_PREFIX}{one_line(run.error or 'agent failed')}\n"
-        tail += (FILES_INCOMING if run.has_artifact else NO_FILES) + "\n"
-        yield LastChunk(tail.encode("utf-8", "surrogateescape"))
+        """``/api/execute`` wire bytes, exactly as the real worker writes them (see TaskRun)."""
+        async with aclosing(self.chunks("api")) as chunks:
+            async for chunk in chunks:
+                yield chunk
