@@ -13,6 +13,8 @@ import httpx
 from agentfm_nb.client._accessor import ensure_accessor
 from agentfm_nb.client._options import ClientOptions
 from agentfm_nb.client._shared import DEFAULT_GATEWAY, UNSET, _Unset
+from agentfm_nb.client.artifacts import ArtifactManager
+from agentfm_nb.errors import InvalidRequestError
 
 _C = TypeVar("_C", bound="BaseClient")
 
@@ -38,8 +40,19 @@ class BaseClient:
         self.timeout = opts.timeout
         self.retries = opts.retries
         self.artifacts_dir = opts.artifacts_dir
+        # The SDK's public handle on the same folder (watched and extracted into); None when unset.
+        self.artifacts = (
+            ArtifactManager(opts.artifacts_dir, opts.artifacts_dir)
+            if opts.artifacts_dir is not None
+            else None
+        )
         self.api_key = opts.api_key
-        self._connect(opts)
+        try:
+            self._connect(opts)
+        except httpx.InvalidURL as exc:  # unparseable (``http://[::1``): say so, typed
+            raise InvalidRequestError(
+                f"invalid gateway URL {opts.gateway_url!r}: {exc}", code="invalid_gateway_url"
+            ) from None
 
     def _connect(self, opts: ClientOptions) -> None:
         raise NotImplementedError

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import codecs
 import os
-import random
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agentfm_nb.client.models import PeerID, TaskChunk, WorkerProfile
 from agentfm_nb.errors import InvalidRequestError
-from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING, MARKER_PREFIX
+from agentfm_nb.wire import FILES_INCOMING, MARKER_PREFIX
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 _MARKER_B = MARKER_PREFIX.encode()
+_FILES_B = FILES_INCOMING.encode()
 _PEER_ID_RE = re.compile(r"^12D3KooW[1-9A-HJ-NP-Za-km-z]{30,60}$")
 
 
@@ -47,10 +47,10 @@ def resolve_api_key(api_key: str | _Unset | None) -> str | None:
 
 
 def normalize_gateway_url(url: str) -> str:
-    url = str(url).strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise InvalidRequestError(f"gateway_url must start with http:// or https://, got {url!r}")
-    return url
+    """Strip blanks and the trailing slash. A scheme other than http(s) is not refused here:
+    as in the SDK the client constructs, and its first request raises ``InvalidRequestError``
+    (``code="invalid_gateway_url"``)."""
+    return str(url).strip().rstrip("/")
 
 
 def is_peer_id(text: str) -> bool:
@@ -134,35 +134,23 @@ def coerce_peer_ids(peer_ids: Sequence[PeerID | str] | None) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def backoff_delays(retries: int, *, base: float = 0.2, cap: float = 5.0) -> Iterator[float]:
-    """Full-jitter exponential backoff: ``retries`` delays."""
-    for attempt in range(max(0, retries)):
-        yield random.uniform(0, min(cap, base * (2**attempt)))
-
-
 class StreamSplitter:
-    """Turns the raw bytes of ``/api/execute`` into ``TaskChunk`` objects.
+    """Turns the raw bytes of ``/api/execute`` into ``TaskChunk`` objects, as the SDK sees them.
 
-    Fast path: one decode and one chunk per network read. Only a read that contains
-    ``[AGENTFM:`` is split into lines. A trailing partial line is held back only while it could
-    still become a sentinel, so ordinary partial output is never delayed.
+    Sentinel lines (``[AGENTFM: ...]``, leading blanks allowed) never come out as text:
+    ``NO_FILES`` is dropped and ``FILES_INCOMING`` becomes one ``TaskChunk(text="",
+    kind="marker")`` at the very end (``close``). Unlike the SDK's line buffering, text is passed
+    on per network read; only a trailing partial line that could still become a sentinel is held.
     """
 
-    __slots__ = ("_decoder", "_mid_line", "_pending", "markers")
+    __slots__ = ("_decoder", "_mid_line", "_pending", "files_incoming", "finished")
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending = b""
         self._mid_line = False  # the start of the current line was already emitted
-        self.markers: list[str] = []
-
-    @property
-    def files_incoming(self) -> bool:
-        return FILES_INCOMING in self.markers
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.markers)
+        self.files_incoming = False
+        self.finished = False  # a sentinel was seen
 
     def feed(self, data: bytes) -> list[TaskChunk]:
         if self._pending:
@@ -178,62 +166,61 @@ class StreamSplitter:
         out: list[TaskChunk] = []
         if complete:
             if _MARKER_B in complete:
-                self._split_markers(complete, out)
+                text = self._drop_sentinels(complete)
             else:
                 text = self._decoder.decode(complete)
-                if text:
-                    out.append(TaskChunk(text))
+            if text:
+                out.append(TaskChunk(text=text))
             self._mid_line = False
         if tail:
-            if tail_at_bol and (tail.startswith(_MARKER_B) or _MARKER_B.startswith(tail)):
+            if tail_at_bol and _maybe_sentinel(tail):
                 self._pending = tail
             else:
                 text = self._decoder.decode(tail)
                 if text:
-                    out.append(TaskChunk(text))
+                    out.append(TaskChunk(text=text))
                 self._mid_line = True
         return out
 
-    def _split_markers(self, complete: bytes, out: list[TaskChunk]) -> None:
-        buf: list[bytes] = []
+    def _drop_sentinels(self, complete: bytes) -> str:
+        kept: list[bytes] = []
         lines = complete.split(b"\n")
         lines.pop()  # complete ends with "\n": the last piece is empty
         for i, line in enumerate(lines):
-            if line.startswith(_MARKER_B) and not (i == 0 and self._mid_line):
-                if buf:
-                    out.append(TaskChunk(self._decoder.decode(b"".join(buf))))
-                    buf = []
-                marker = line.decode("utf-8", "replace").strip()
-                self.markers.append(marker)
-                out.append(TaskChunk(marker, "marker"))
+            if (i or not self._mid_line) and line.lstrip(b" \t").startswith(_MARKER_B):
+                self._sentinel(line)
             else:
-                buf.append(line + b"\n")
-        if buf:
-            out.append(TaskChunk(self._decoder.decode(b"".join(buf))))
+                kept.append(line + b"\n")
+        return self._decoder.decode(b"".join(kept)) if kept else ""
+
+    def _sentinel(self, line: bytes) -> None:
+        self.finished = True
+        if _FILES_B in line:
+            self.files_incoming = True
 
     def close(self) -> list[TaskChunk]:
-        """Flush what is left at the end of the body."""
+        """Flush what is left at the end of the body (and the artifacts marker, if any)."""
         out: list[TaskChunk] = []
         if self._pending:
             pending, self._pending = self._pending, b""
-            if pending.startswith(_MARKER_B):
-                marker = pending.decode("utf-8", "replace").strip()
-                self.markers.append(marker)
-                out.append(TaskChunk(marker, "marker"))
+            if pending.lstrip(b" \t").startswith(_MARKER_B):
+                self._sentinel(pending)
             else:
                 text = self._decoder.decode(pending)
                 if text:
-                    out.append(TaskChunk(text))
+                    out.append(TaskChunk(text=text))
         tail = self._decoder.decode(b"", True)
         if tail:
-            out.append(TaskChunk(tail))
+            out.append(TaskChunk(text=tail))
+        if self.files_incoming:
+            out.append(TaskChunk(text="", kind="marker"))
         return out
 
 
-def agent_error(text: str) -> str | None:
-    """The agent's failure message when the output's last line is the gateway's error line."""
-    last = text.rstrip("\n").rpartition("\n")[2]
-    return last[len(ERROR_PREFIX) :].strip() if last.startswith(ERROR_PREFIX) else None
+def _maybe_sentinel(tail: bytes) -> bool:
+    """Could this start of a line still turn out to be a sentinel line?"""
+    head = tail.lstrip(b" \t")
+    return head.startswith(_MARKER_B) or _MARKER_B.startswith(head)
 
 
 def messages_payload(messages: Sequence[Any]) -> list[dict[str, Any]]:
@@ -253,7 +240,6 @@ __all__ = [
     "DEFAULT_GATEWAY",
     "UNSET",
     "StreamSplitter",
-    "backoff_delays",
     "coerce_peer_ids",
     "execute_payload",
     "filter_workers",

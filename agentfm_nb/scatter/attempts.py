@@ -21,7 +21,16 @@ RunOne = Callable[[str, str], Awaitable[Any]]
 class Item:
     """One prompt of the batch and what its attempts so far have left behind."""
 
-    __slots__ = ("attempts", "excluded", "index", "last_peer", "prompt", "started")
+    __slots__ = (
+        "attempts",
+        "bounces",
+        "excluded",
+        "index",
+        "last_peer",
+        "output",
+        "prompt",
+        "started",
+    )
 
     def __init__(self, index: int, prompt: str) -> None:
         self.index = index
@@ -30,6 +39,8 @@ class Item:
         self.excluded: set[str] = set()  # peers that failed this prompt
         self.last_peer: str | None = None
         self.started: float | None = None
+        self.bounces = 0  # capacity refusals: the task never ran, not counted as attempts
+        self.output = ""  # what the agent printed on its last failed attempt
 
     def begin(self, peer_id: str) -> None:
         self.attempts += 1
@@ -66,6 +77,7 @@ class Item:
             prompt=self.prompt,
             worker_id=self.last_peer,
             status="failed",
+            text=self.output,
             error=message,
             index=index,
             attempts=self.attempts,
@@ -92,6 +104,12 @@ async def call(run_one: RunOne, peer_id: str, prompt: str, timeout: float | None
     if timeout is None:
         return await pending
     return await asyncio.wait_for(pending, timeout)
+
+
+def is_capacity_refusal(exc: BaseException) -> bool:
+    """The worker refused for capacity (in-band line or a 503): the task never ran."""
+    code = getattr(exc, "code", None)
+    return code in ("worker_at_capacity", "mesh_overloaded") or getattr(exc, "status", None) == 503
 
 
 def describe_failure(exc: Exception, timeout: float | None, index: int) -> tuple[str, str]:

@@ -22,7 +22,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Literal
 
-from agentfm_nb.scatter.attempts import Item, RunOne, call, describe_failure
+from agentfm_nb.scatter.attempts import (
+    Item,
+    RunOne,
+    call,
+    describe_failure,
+    is_capacity_refusal,
+)
 from agentfm_nb.scatter.peers import Peer, PeerLike, PeerPool, PeerSpec, PeersSource
 from agentfm_nb.scatter.results import (
     EventState,
@@ -37,6 +43,11 @@ _log = logging.getLogger(__name__)
 OnError = Literal["return", "stop"]
 # A failing worker fails fast; re-list the peers at most this often, not once per failure.
 _RELIST_INTERVAL_S = 0.5
+# A prompt refused for capacity goes back to the queue (another peer first) after a short,
+# growing pause; past this many refusals it fails like any other attempt.
+_MAX_BOUNCES = 20
+_BOUNCE_DELAY_S = 0.02
+_BOUNCE_DELAY_CAP_S = 1.0
 
 OnEvent = Callable[[ScatterEvent], object]
 
@@ -94,6 +105,7 @@ class ScatterRun:
         self._items = [Item(i, p) for i, p in enumerate(self.prompts)]
         self._fresh: deque[Item] = deque(self._items)
         self._retrying: list[Item] = []
+        self._delayed: dict[int, asyncio.TimerHandle] = {}  # refused prompts waiting to requeue
         self._pool = PeerPool(max_concurrency)
         self._inflight = 0
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -221,7 +233,12 @@ class ScatterRun:
             if item is None or peer is None:
                 break
             self._launch(item, peer)
-        if self._inflight == 0 and (self._retrying or self._fresh) and not self._relisting():
+        if (
+            self._inflight == 0
+            and (self._retrying or self._fresh)
+            and not self._relisting()
+            and not self._delayed
+        ):
             # Nothing running and nothing placeable: no live peer is left.
             stranded = [*self._retrying, *self._fresh]
             self._retrying.clear()
@@ -243,14 +260,37 @@ class ScatterRun:
             self._release(item, peer)
             raise
         except Exception as exc:
-            self._release(item, peer)
-            message, kind = describe_failure(exc, self._task_timeout, item.index)
-            self._failed_attempt(item, peer, message, kind)
+            if is_capacity_refusal(exc) and item.bounces < _MAX_BOUNCES:
+                self._bounce(item, peer, exc)
+                self._release(item, peer)
+            else:
+                self._release(item, peer)
+                item.output = str(getattr(exc, "output", "") or "")
+                message, kind = describe_failure(exc, self._task_timeout, item.index)
+                self._failed_attempt(item, peer, message, kind)
         else:
             self._release(item, peer)
             row = item.success_row(self._global(item.index), peer.peer_id, out)
             self._finish(item, row, "done", row.worker_id)
         self._pump()
+
+    def _bounce(self, item: Item, peer: Peer, exc: Exception) -> None:
+        """A capacity refusal: learn the peer's size, requeue the prompt after a pause."""
+        if self._stopping:
+            return
+        self._pool.learn(peer, getattr(exc, "max_tasks", None))
+        item.bounces += 1
+        item.attempts -= 1  # it never ran
+        item.excluded.add(peer.peer_id)
+        self._emit(item.index, "retrying", peer.peer_id, item.attempts, str(exc))
+        delay = min(_BOUNCE_DELAY_S * 2 ** (item.bounces - 1), _BOUNCE_DELAY_CAP_S)
+        loop = asyncio.get_running_loop()
+        self._delayed[item.index] = loop.call_later(delay, self._requeue, item)
+
+    def _requeue(self, item: Item) -> None:
+        if self._delayed.pop(item.index, None) is not None and not self._stopping:
+            self._retrying.append(item)
+            self._pump()
 
     def _release(self, item: Item, peer: Peer) -> None:
         self._tasks.pop(item.index, None)
@@ -298,7 +338,11 @@ class ScatterRun:
         if self._stopping:
             return
         self._stopping = True
-        for item in [*self._retrying, *self._fresh]:
+        delayed = [self._items[i] for i in self._delayed]
+        for handle in self._delayed.values():
+            handle.cancel()
+        self._delayed.clear()
+        for item in [*self._retrying, *self._fresh, *delayed]:
             self._finish(item, item.cancelled_row(self._global(item.index)), "cancelled", None)
         self._retrying.clear()
         self._fresh.clear()

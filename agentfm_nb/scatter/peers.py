@@ -14,6 +14,9 @@ from typing import Protocol
 
 # The SDK's default when the peers' capacity is unknown (plain peer id strings).
 UNKNOWN_CAPACITY_CONCURRENCY = 8
+# Slots assumed per bare peer id when no max_concurrency is given (the gateway's own default
+# worker size); a worker's in-band capacity refusal then tells its real size.
+UNKNOWN_PEER_SLOTS = 4
 _UNKNOWN_CAPACITY_SCALE = 1e6
 
 
@@ -69,6 +72,8 @@ class PeerPool:
 
     def __init__(self, max_concurrency: int | None) -> None:
         self._max_concurrency = max_concurrency
+        # bare ids get a guessed size only when the caller set no global limit
+        self._guess = UNKNOWN_PEER_SLOTS if max_concurrency is None else None
         self._peers: dict[str, Peer] = {}
         self._heap: list[tuple[float, int, int, Peer]] = []
         self._seq = itertools.count()
@@ -102,7 +107,7 @@ class PeerPool:
             sizes = {str(s.peer_id): s.max_tasks for s in listed if not isinstance(s, str)}
             fresh = [(pid, sizes.get(pid) or None) for pid, _ in fresh]
         for peer_id, free in fresh:
-            peer = Peer(peer_id, free)
+            peer = Peer(peer_id, self._guess if free is None else free)
             self._peers[peer_id] = peer
             self.touch(peer)
         self.limit = self._concurrency_limit()
@@ -115,6 +120,19 @@ class PeerPool:
         if any(p.cap is None for p in alive):
             return max(UNKNOWN_CAPACITY_CONCURRENCY, sized)
         return max(1, sized)
+
+    def learn(self, peer: Peer, max_tasks: int | None) -> None:
+        """The worker refused a task for capacity: size it to what it holds for us now.
+
+        ``peer.inflight`` still counts the refused attempt. With ``max_tasks`` (from the
+        refusal's ``(n/m)``) the new size never exceeds the worker's own.
+        """
+        ours = max(1, peer.inflight - 1)
+        cap = ours if max_tasks is None else max(1, min(max_tasks, ours))
+        if peer.cap is None or cap < peer.cap:
+            peer.cap = cap
+            self.limit = self._concurrency_limit()
+            self.touch(peer)
 
     def touch(self, peer: Peer) -> None:
         """Re-key a peer in the heap after its load changed (old entries go stale)."""

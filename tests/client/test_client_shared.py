@@ -7,7 +7,10 @@ import pytest
 from agentfm_nb.client._shared import StreamSplitter, filter_workers, is_peer_id, resolve_api_key
 from agentfm_nb.client.models import TaskChunk, WorkerProfile
 
-BODY = "line one\n[AGENT not a marker\nmid [AGENTFM: inline\nüñí ✓\n[AGENTFM: FILES_INCOMING]\n"
+BODY = (
+    "line one\n[AGENT not a marker\nmid [AGENTFM: inline\nüñí ✓\n\n"
+    "  [AGENTFM: NO_FILES]\n[AGENTFM: FILES_INCOMING]\n"
+)
 
 
 def _run(pieces: list[bytes]) -> tuple[str, list[str]]:
@@ -22,19 +25,26 @@ def _run(pieces: list[bytes]) -> tuple[str, list[str]]:
 
 def test_sentinel_split_at_every_byte() -> None:
     raw = BODY.encode()
-    expected_text = BODY.replace("[AGENTFM: FILES_INCOMING]\n", "")
+    # sentinel lines (indented ones too, as the SDK's filter) never come out as text;
+    # FILES_INCOMING becomes one empty marker chunk at the very end
+    expected_text = "line one\n[AGENT not a marker\nmid [AGENTFM: inline\nüñí ✓\n\n"
     for cut in range(1, len(raw)):
         for cut2 in (cut, min(cut + 3, len(raw))):
-            text, markers = _run([raw[:cut], raw[cut:cut2], raw[cut2:]])
-            assert text == expected_text, cut
-            assert markers == ["[AGENTFM: FILES_INCOMING]"], cut
+            s = StreamSplitter()
+            chunks: list[TaskChunk] = []
+            for p in (raw[:cut], raw[cut:cut2], raw[cut2:]):
+                chunks += s.feed(p)
+            chunks += s.close()
+            assert "".join(c.text for c in chunks if c.kind == "text") == expected_text, cut
+            assert chunks[-1] == TaskChunk(text="", kind="marker"), cut
+            assert [c for c in chunks if c.kind == "marker"] == [chunks[-1]], cut
 
 
 def test_byte_by_byte_and_no_trailing_newline() -> None:
     raw = b"a\nb\n[AGENTFM: NO_FILES]"
     text, markers = _run([raw[i : i + 1] for i in range(len(raw))])
     assert text == "a\nb\n"
-    assert markers == ["[AGENTFM: NO_FILES]"]
+    assert markers == []  # NO_FILES is dropped, not yielded
 
 
 def test_partial_line_is_not_held_back() -> None:

@@ -7,15 +7,13 @@ if TYPE_CHECKING:
     from agentfm_nb.client._sync import AgentFMClient
 
 
+# No __slots__: as with the SDK's namespaces, tests may ``monkeypatch.setattr(client.tasks,
+# "run", ...)`` and expect scatter to follow.
 class SyncResource:
-    __slots__ = ("_client",)
-
     def __init__(self, client: AgentFMClient) -> None:
         self._client = client
 
 
 class AsyncResource:
-    __slots__ = ("_client",)
-
     def __init__(self, client: AsyncAgentFMClient) -> None:
         self._client = client

@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import httpx
 
 from agentfm_nb.client._shared import is_peer_id, messages_payload
-from agentfm_nb.client._transport import error_from_response, stream_timeout, transport_error
+from agentfm_nb.client._transport import error_from_response, stream_error, stream_timeout
 from agentfm_nb.client.openai_types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -96,7 +96,7 @@ class Stream(Generic[T]):
                 if item is not None:
                     yield item
         except httpx.HTTPError as exc:
-            raise transport_error(exc, self._base_url, mid_stream=True) from None
+            raise stream_error(exc, self._base_url, "openai") from None
         finally:
             self.response.close()
 
@@ -137,7 +137,7 @@ class AsyncStream(Generic[T]):
                 if item is not None:
                     yield item
         except httpx.HTTPError as exc:
-            raise transport_error(exc, self._base_url, mid_stream=True) from None
+            raise stream_error(exc, self._base_url, "openai") from None
         finally:
             await self.response.aclose()
 
@@ -181,12 +181,12 @@ class _SyncPoster(SyncResource):
         try:
             response = c._http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, c.gateway_url) from None
+            raise stream_error(exc, c.gateway_url, "openai") from None
         if response.status_code >= 400:
             try:
                 content = response.read()
             except httpx.HTTPError as exc:
-                raise transport_error(exc, c.gateway_url) from None
+                raise stream_error(exc, c.gateway_url, "openai") from None
             finally:
                 response.close()
             raise error_from_response(response.status_code, response.headers, content)
@@ -263,12 +263,12 @@ class _AsyncPoster(AsyncResource):
         try:
             response = await c._http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, c.gateway_url) from None
+            raise stream_error(exc, c.gateway_url, "openai") from None
         if response.status_code >= 400:
             try:
                 content = await response.aread()
             except httpx.HTTPError as exc:
-                raise transport_error(exc, c.gateway_url) from None
+                raise stream_error(exc, c.gateway_url, "openai") from None
             finally:
                 await response.aclose()
             raise error_from_response(response.status_code, response.headers, content)

@@ -1,17 +1,26 @@
-"""``client.tasks``: dispatch by peer id (run, stream, submit_async, scatter)."""
+"""``client.tasks``: dispatch by peer id (run, stream, submit_async, scatter).
+
+The SDK's contract (agentfm-sdk 0.3.0): ``run`` returns whatever the agent printed, sentinels
+removed, and never raises on that text (a real worker's capacity refusal and a failed agent's
+``Sandbox exited`` line are both HTTP 200 text); ``stream`` never yields sentinel text, only a
+final ``TaskChunk(text="", kind="marker")`` when artifacts were announced. Opting in with
+``run(..., raise_on_agent_error=True)`` turns those in-band failures into exceptions.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentfm_nb import journal
 from agentfm_nb.client import artifacts as _artifacts
+from agentfm_nb.client._inband import check_output
 from agentfm_nb.client._shared import (
     StreamSplitter,
-    agent_error,
     coerce_peer_ids,
     execute_payload,
     filter_workers,
@@ -21,12 +30,8 @@ from agentfm_nb.client._shared import (
 from agentfm_nb.client._transport import stream_timeout
 from agentfm_nb.client.models import AsyncTaskAck, PeerID, TaskChunk, TaskResult, WorkerProfile
 from agentfm_nb.client.resources._base import AsyncResource, SyncResource
-from agentfm_nb.errors import (
-    AgentFMError,
-    TaskExecutionError,
-    WorkerNotFoundError,
-    WorkerStreamError,
-)
+from agentfm_nb.client.resources._scatter_run import SyncScatter
+from agentfm_nb.errors import AgentFMError, ArtifactError, WorkerNotFoundError
 
 if TYPE_CHECKING:
     from agentfm_nb.scatter import ScatterEvent, ScatterResult, ScatterResults
@@ -34,17 +39,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 PickFn = Callable[[list[WorkerProfile]], list[WorkerProfile]]
 OnEvent = Callable[["ScatterEvent"], object]
-
-
-def _no_sentinel(task_id: str) -> WorkerStreamError:
-    return WorkerStreamError(
-        f"task {task_id}: the stream ended without a completion marker",
-        code="worker_stream_failed",
-    )
+log = logging.getLogger("agentfm_nb.client")
 
 
 class _Run:
-    """One ``run()`` of either twin: its text, whether to harvest artifacts, its result."""
+    """One ``run()`` of either twin: its text and its result."""
 
     __slots__ = ("parts", "splitter", "start", "task_id", "worker_id")
 
@@ -59,19 +58,50 @@ class _Run:
         if chunk.kind == "text":
             self.parts.append(chunk.text)
 
-    def artifacts_dir(self, configured: Path | None) -> Path | None:
-        """Where to harvest this task's artifacts, ``None`` when there is nothing to fetch."""
-        return configured if configured is not None and self.splitter.files_incoming else None
-
-    def result(self, files: list[Path]) -> TaskResult:
+    def result(self, files: list[Path], raise_on_agent_error: bool) -> TaskResult:
         text = "".join(self.parts)
-        error = agent_error(text)
-        if error is not None:
-            raise TaskExecutionError(
-                f"agent on {self.worker_id} failed: {error}", code="agent_failed"
-            )
+        if raise_on_agent_error:
+            check_output(text, self.worker_id)
         elapsed = time.monotonic() - self.start
         return TaskResult(PeerID(self.worker_id), text, files, elapsed, self.task_id)
+
+
+def _harvest_now(adir: Path, task_id: str) -> list[Path]:
+    """Look once: a zip already there is extracted (the SDK's contract), none is ``[]``."""
+    path = _artifacts.zip_path(adir, task_id)
+    if not path.is_file():
+        return []
+    return _artifacts.extract_zip(path, adir / task_id)
+
+
+def _harvest(adir: Path | None, run: _Run, timeout: float) -> list[Path]:
+    if adir is None:
+        return []
+    if not run.splitter.files_incoming:
+        # NO_FILES (or no sentinel at all): never wait, as later SDK versions
+        return _harvest_now(adir, run.task_id)
+    try:
+        return _artifacts.harvest(adir, run.task_id, timeout)
+    except ArtifactError:
+        if _artifacts.zip_path(adir, run.task_id).is_file():
+            raise  # the zip is there but unsafe or corrupt: say so
+        log.warning("task %s announced files but no zip arrived in %gs", run.task_id, timeout)
+        return []
+
+
+async def _aharvest(adir: Path | None, run: _Run, timeout: float) -> list[Path]:
+    if adir is None:
+        return []
+    if not run.splitter.files_incoming:
+        path = _artifacts.zip_path(adir, run.task_id)
+        return await asyncio.to_thread(_harvest_now, adir, run.task_id) if path.is_file() else []
+    try:
+        return await _artifacts.aharvest(adir, run.task_id, timeout)
+    except ArtifactError:
+        if _artifacts.zip_path(adir, run.task_id).is_file():
+            raise
+        log.warning("task %s announced files but no zip arrived in %gs", run.task_id, timeout)
+        return []
 
 
 def _async_payload(worker_id: str, prompt: str, webhook_url: str | None) -> dict[str, Any]:
@@ -83,7 +113,7 @@ def _async_payload(worker_id: str, prompt: str, webhook_url: str | None) -> dict
 
 def _choose(
     workers: list[WorkerProfile], model: str, max_workers: int | None, pick: PickFn | None
-) -> list[str]:
+) -> list[WorkerProfile]:
     # SDK semantics first: the workers advertising ``model`` as their engine. Only where the
     # SDK would raise (none do) the gateway's other tiers are tried: peer id, then agent name.
     workers = filter_workers(workers, model=model) or match_model(workers, model)
@@ -93,11 +123,87 @@ def _choose(
         workers = workers[:max_workers]
     if not workers:
         raise WorkerNotFoundError(f"no available worker advertises model={model!r}")
-    return [w.peer_id for w in workers]
+    return workers
 
 
-async def _anext(agen: AsyncGenerator[T, None]) -> T:
-    return await agen.__anext__()
+class TaskStream(Iterator[TaskChunk]):
+    """What ``tasks.stream`` returns: iterate it once.
+
+    ``for chunk in stream:`` iterates a generator that only the loop holds, so leaving the loop
+    (``break``, an exception) frees it at once and closes the response, which makes the gateway
+    stop the agent, even while ``stream`` itself stays in a variable. ``next(stream)`` and
+    ``close()`` work as on a generator; ``with stream:`` closes it on exit.
+    """
+
+    __slots__ = ("_factory", "_gen", "_used")
+
+    def __init__(self, factory: Callable[[], Generator[TaskChunk, None, None]]) -> None:
+        self._factory: Callable[[], Generator[TaskChunk, None, None]] | None = factory
+        self._gen: Generator[TaskChunk, None, None] | None = None
+
+    def __iter__(self) -> Iterator[TaskChunk]:
+        factory, self._factory = self._factory, None
+        if factory is not None:
+            return factory()  # owned by the caller's loop only
+        return self
+
+    def __next__(self) -> TaskChunk:
+        if self._gen is None:
+            factory, self._factory = self._factory, None
+            if factory is None:
+                raise StopIteration
+            self._gen = factory()
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._factory = None
+        if self._gen is not None:
+            self._gen.close()
+
+    def __enter__(self) -> TaskStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncTaskStream(AsyncIterator[TaskChunk]):
+    """``tasks.stream`` of the async client: ``async for`` it once (see :class:`TaskStream`).
+
+    Leaving an ``async for`` early drops the loop's generator; asyncio then closes it (and the
+    response) on its next turn. ``aclose()`` or ``async with`` close it before returning.
+    """
+
+    __slots__ = ("_factory", "_gen")
+
+    def __init__(self, factory: Callable[[], AsyncGenerator[TaskChunk, None]]) -> None:
+        self._factory: Callable[[], AsyncGenerator[TaskChunk, None]] | None = factory
+        self._gen: AsyncGenerator[TaskChunk, None] | None = None
+
+    def __aiter__(self) -> AsyncIterator[TaskChunk]:
+        factory, self._factory = self._factory, None
+        if factory is not None:
+            return factory()
+        return self
+
+    async def __anext__(self) -> TaskChunk:
+        if self._gen is None:
+            factory, self._factory = self._factory, None
+            if factory is None:
+                raise StopAsyncIteration
+            self._gen = factory()
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        self._factory = None
+        if self._gen is not None:
+            await self._gen.aclose()
+
+    async def __aenter__(self) -> AsyncTaskStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -116,18 +222,13 @@ class Tasks(SyncResource):
             for data in response.iter_bytes():
                 yield from splitter.feed(data)
             yield from splitter.close()
-        if not splitter.finished:
-            raise _no_sentinel(task_id)
 
     def stream(
         self, *, worker_id: PeerID | str, prompt: str, task_id: str | None = None
-    ) -> Generator[TaskChunk, None, None]:
-        """Yield stdout as it arrives; sentinels come as ``kind="marker"`` chunks.
-
-        Leaving the loop early (break, KeyboardInterrupt) closes the response, which makes the
-        gateway stop the agent.
-        """
-        return self._chunks(str(worker_id), prompt, task_id or new_task_id(), StreamSplitter())
+    ) -> TaskStream:
+        """Yield stdout as it arrives, sentinels removed (see :class:`TaskStream`)."""
+        wid, tid = str(worker_id), task_id or new_task_id()
+        return TaskStream(lambda: self._chunks(wid, prompt, tid, StreamSplitter()))
 
     def run(
         self,
@@ -136,17 +237,20 @@ class Tasks(SyncResource):
         prompt: str,
         artifact_timeout: float = 120.0,
         task_id: str | None = None,
+        raise_on_agent_error: bool = False,
     ) -> TaskResult:
-        """Run a task to the end; extracts its artifacts when ``artifacts_dir`` is set.
+        """Run a task to the end and return what the agent printed.
 
-        Raises ``TaskExecutionError`` when the gateway reports that the agent failed.
+        With ``artifacts_dir`` set, the task's zip is extracted: after ``FILES_INCOMING`` it is
+        awaited up to ``artifact_timeout``; otherwise one look, no wait.
+        ``raise_on_agent_error=True`` raises ``TaskExecutionError`` when the output ends the
+        way a failed agent's does, and ``MeshOverloadedError`` for a capacity refusal.
         """
         run = _Run(worker_id, task_id)
         for chunk in self._chunks(run.worker_id, prompt, run.task_id, run.splitter):
             run.take(chunk)
-        adir = run.artifacts_dir(self._client.artifacts_dir)
-        files = [] if adir is None else _artifacts.harvest(adir, run.task_id, artifact_timeout)
-        return run.result(files)
+        files = _harvest(self._client.artifacts_dir, run, artifact_timeout)
+        return run.result(files, raise_on_agent_error)
 
     def submit_async(
         self, *, worker_id: PeerID | str, prompt: str, webhook_url: str | None = None
@@ -168,30 +272,21 @@ class Tasks(SyncResource):
         on_error: str = "return",
         on_event: OnEvent | None = None,
     ) -> ScatterResults:
-        """Many prompts over ``peer_ids``; rows in input order, failures as rows.
+        """Many prompts over ``peer_ids``; rows in input order, every failure a row.
 
-        Runs the async engine on the portal loop thread with an internal async twin of this
-        client. A loop thread rather than nest-asyncio: it never re-enters Jupyter's running
-        loop, and this thread only blocks on a future, so Ctrl-C still reaches it. Ctrl-C
-        cancels the batch (closing every open response, so the gateway stops the agents) and
-        returns the partial rows, unfinished ones as ``cancelled``.
-        ``on_event`` is called from the portal thread.
+        Sends only ``POST /api/execute``, each prompt through ``tasks.run`` (patch or mock it
+        and scatter follows). Runs on the portal loop thread; Ctrl-C cancels the batch (closing
+        every open response, so the gateway stops the agents) and returns the rows, unfinished
+        ones ``cancelled``. ``on_event`` is called from the portal thread.
         """
-        from agentfm_nb.client._portal import portal
-
-        ids = coerce_peer_ids(peer_ids)
-        aclient = self._client._portal_client()
-        return portal().run(
-            aclient.tasks._scatter_keep_partial(
-                list(prompts),
-                ids,
-                max_concurrency=max_concurrency,
-                max_retries=max_retries,
-                task_timeout=task_timeout,
-                on_error=on_error,
-                on_event=on_event,
-                sync_runner=portal().run,
-            )
+        return SyncScatter(self, _STOCK_RUN).run(
+            prompts,
+            coerce_peer_ids(peer_ids),
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            task_timeout=task_timeout,
+            on_error=on_error,
+            on_event=on_event,
         )
 
     def scatter_by_model(
@@ -206,12 +301,11 @@ class Tasks(SyncResource):
         """Discover available workers of ``model`` (then ``pick``/``max_workers``), scatter.
 
         ``model`` is matched against the advertised engine as in the SDK; when no worker has
-        that engine, a peer id or an agent name (``model="Poet"``) is accepted too.
+        that engine, a peer id or an agent name (``model="Poet"``) is accepted too. Their
+        advertised slots set how many prompts each one gets at once.
         """
-        workers = self._client.workers.list(available_only=True)
-        return self.scatter(
-            prompts, peer_ids=_choose(workers, model, max_workers, pick), **scatter_opts
-        )
+        workers = _choose(self._client.workers.list(available_only=True), model, max_workers, pick)
+        return SyncScatter(self, _STOCK_RUN).run(prompts, workers, **scatter_opts)
 
     def scatter_iter(
         self,
@@ -221,22 +315,12 @@ class Tasks(SyncResource):
         **scatter_opts: Any,
     ) -> Generator[tuple[int, ScatterResult], None, None]:
         """Yield ``(index, row)`` as each prompt finishes; closing the iterator cancels the rest."""
-        from agentfm_nb.client._portal import portal
-
-        ids = coerce_peer_ids(peer_ids)
-        agen = self._client._portal_client().tasks.scatter_iter(
-            list(prompts), peer_ids=ids, **scatter_opts
+        return SyncScatter(self, _STOCK_RUN).iterate(
+            prompts, coerce_peer_ids(peer_ids), **scatter_opts
         )
-        run = portal().run
-        try:
-            while True:
-                try:
-                    item = run(_anext(agen))
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            run(agen.aclose())
+
+
+_STOCK_RUN = Tasks.run  # scatter calls a replaced ``run`` in threads, the stock one natively
 
 
 # --- async -----------------------------------------------------------------------------------
@@ -257,14 +341,13 @@ class AsyncTasks(AsyncResource):
                     yield chunk
             for chunk in splitter.close():
                 yield chunk
-        if not splitter.finished:
-            raise _no_sentinel(task_id)
 
     def stream(
         self, *, worker_id: PeerID | str, prompt: str, task_id: str | None = None
-    ) -> AsyncGenerator[TaskChunk, None]:
-        """``async for`` over stdout; wrap in ``contextlib.aclosing`` to release early."""
-        return self._chunks(str(worker_id), prompt, task_id or new_task_id(), StreamSplitter())
+    ) -> AsyncTaskStream:
+        """``async for`` over stdout, sentinels removed (see :class:`AsyncTaskStream`)."""
+        wid, tid = str(worker_id), task_id or new_task_id()
+        return AsyncTaskStream(lambda: self._chunks(wid, prompt, tid, StreamSplitter()))
 
     async def run(
         self,
@@ -273,6 +356,7 @@ class AsyncTasks(AsyncResource):
         prompt: str,
         artifact_timeout: float = 120.0,
         task_id: str | None = None,
+        raise_on_agent_error: bool = False,
     ) -> TaskResult:
         run = _Run(worker_id, task_id)
         agen = self._chunks(run.worker_id, prompt, run.task_id, run.splitter)
@@ -281,11 +365,8 @@ class AsyncTasks(AsyncResource):
                 run.take(chunk)
         finally:
             await agen.aclose()  # a cancel mid-read closes the response at once
-        adir = run.artifacts_dir(self._client.artifacts_dir)
-        files: list[Path] = []
-        if adir is not None:
-            files = await _artifacts.aharvest(adir, run.task_id, artifact_timeout)
-        return run.result(files)
+        files = await _aharvest(self._client.artifacts_dir, run, artifact_timeout)
+        return run.result(files, raise_on_agent_error)
 
     async def submit_async(
         self, *, worker_id: PeerID | str, prompt: str, webhook_url: str | None = None
@@ -295,20 +376,24 @@ class AsyncTasks(AsyncResource):
         )
         return AsyncTaskAck.from_wire(body)
 
-    def _peers_source(self, ids: list[str]) -> Callable[[], Any]:
-        """Re-listed by the engine on failover: live telemetry for known ids, bare ids else."""
+    async def _run_checked(self, peer_id: str, prompt: str) -> TaskResult:
+        """One scatter attempt: the public ``run`` (patchable), then its in-band verdict."""
+        result = await self.run(worker_id=peer_id, prompt=prompt)
+        check_output(result.text, peer_id)
+        return result
 
-        async def peers() -> list[WorkerProfile | str]:
+    def _model_source(self, workers: list[WorkerProfile]) -> Callable[[], Any]:
+        """Re-listed by the engine on failover: live telemetry for the chosen workers."""
+        chosen = {w.peer_id: w for w in workers}
+
+        async def peers() -> list[WorkerProfile]:
             try:
-                listed = {w.peer_id: w for w in await self._client.workers.fetch()}
+                listed = await self._client.workers.fetch()
             except AgentFMError:
-                return list(ids)
-            return [listed.get(PeerID(i), i) for i in ids]
+                return list(chosen.values())
+            return [w for w in listed if w.peer_id in chosen]
 
         return peers
-
-    async def _run_one(self, peer_id: str, prompt: str) -> TaskResult:
-        return await self.run(worker_id=peer_id, prompt=prompt)
 
     async def scatter(
         self,
@@ -321,7 +406,7 @@ class AsyncTasks(AsyncResource):
         on_error: str = "return",
         on_event: OnEvent | None = None,
     ) -> ScatterResults:
-        """Many prompts over ``peer_ids``; rows in input order, failures as rows.
+        """Many prompts over ``peer_ids``; rows in input order, every failure a row.
 
         Cancelling raises ``ScatterCancelled`` (a ``CancelledError``) whose ``.partial`` keeps
         the finished rows.
@@ -330,28 +415,14 @@ class AsyncTasks(AsyncResource):
 
         return await engine_scatter(
             list(prompts),
-            run_one=self._run_one,
-            peers=self._peers_source(coerce_peer_ids(peer_ids)),
+            run_one=self._run_checked,
+            peers=coerce_peer_ids(peer_ids),
             max_concurrency=max_concurrency,
             max_retries=max_retries,
             task_timeout=task_timeout,
             on_error=on_error,  # type: ignore[arg-type]
             on_event=on_event,
         )
-
-    async def _scatter_keep_partial(
-        self, prompts: list[str], ids: list[str], **opts: Any
-    ) -> ScatterResults:
-        """Like ``scatter`` but a cancel returns the partial rows (used by the sync twin)."""
-        from agentfm_nb.scatter.engine import ScatterCancelled
-        from agentfm_nb.scatter.engine import scatter as engine_scatter
-
-        try:
-            return await engine_scatter(
-                prompts, run_one=self._run_one, peers=self._peers_source(ids), **opts
-            )
-        except ScatterCancelled as exc:
-            return exc.partial
 
     async def scatter_by_model(
         self,
@@ -360,11 +431,25 @@ class AsyncTasks(AsyncResource):
         model: str,
         max_workers: int | None = None,
         pick: PickFn | None = None,
-        **scatter_opts: Any,
+        max_concurrency: int | None = None,
+        max_retries: int = 2,
+        task_timeout: float | None = None,
+        on_error: str = "return",
+        on_event: OnEvent | None = None,
     ) -> ScatterResults:
+        from agentfm_nb.scatter.engine import scatter as engine_scatter
+
         workers = await self._client.workers.list(available_only=True)
-        return await self.scatter(
-            prompts, peer_ids=_choose(workers, model, max_workers, pick), **scatter_opts
+        chosen = _choose(workers, model, max_workers, pick)
+        return await engine_scatter(
+            list(prompts),
+            run_one=self._run_checked,
+            peers=self._model_source(chosen),
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            task_timeout=task_timeout,
+            on_error=on_error,  # type: ignore[arg-type]
+            on_event=on_event,
         )
 
     async def scatter_iter(
@@ -383,8 +468,8 @@ class AsyncTasks(AsyncResource):
 
         async for pair in engine_iter(
             list(prompts),
-            run_one=self._run_one,
-            peers=self._peers_source(coerce_peer_ids(peer_ids)),
+            run_one=self._run_checked,
+            peers=coerce_peer_ids(peer_ids),
             max_concurrency=max_concurrency,
             max_retries=max_retries,
             task_timeout=task_timeout,
