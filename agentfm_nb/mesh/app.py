@@ -15,11 +15,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from agentfm_nb import __version__
-from agentfm_nb.mesh.auth import AuthMiddleware, FailedAttemptThrottle, KeyRing, parse_api_keys
+from agentfm_nb.mesh.auth import FailedAttemptThrottle, KeyRing, parse_api_keys
+from agentfm_nb.mesh.front import GatewayFront
 from agentfm_nb.mesh.metrics import GatewayMetrics
 from agentfm_nb.mesh.peerid import new_identity
 from agentfm_nb.mesh.routes import api, events, info, openai, peers
-from agentfm_nb.mesh.routes.common import GatewayState, error_response
+from agentfm_nb.mesh.routes.common import GatewayState, error_response, text_error
 from agentfm_nb.mesh.webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -29,17 +30,21 @@ _UNSET: list[str] = []
 
 
 def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+    # the real gateway's opt-ins are exactly "1"
+    return os.environ.get(name) == "1"
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return error_response(404, f"no route for {request.url.path}", "not_found")
-
-
-async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    return error_response(
-        405, f"method {request.method} not allowed on {request.url.path}", "method_not_allowed"
-    )
+    return text_error(404, "404 page not found")
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -61,13 +66,20 @@ def create_app(
     heartbeat_s: float = 15.0,
     api_body_cap: int = 1 << 20,
     openai_body_cap: int = 1 << 20,
-    auth_fail_limit: int = 30,
+    auth_fail_burst: float = 30.0,
+    auth_fail_refill_per_s: float = 0.5,
+    async_artifact_wait_s: float | None = None,
+    host_guard: bool | None = None,
     manage_mesh: bool = False,
 ) -> Starlette:
     """Build the gateway app.
 
     ``api_keys`` defaults to ``AGENTFM_API_KEYS`` (pass ``None`` or ``[]`` to turn auth off);
     the webhook settings default to ``AGENTFM_WEBHOOK_SECRET`` / ``AGENTFM_WEBHOOK_ALLOW_PRIVATE``.
+    ``async_artifact_wait_s`` (how long an async task waits for its zip before the webhook)
+    defaults to ``AGENTFM_NB_ASYNC_ARTIFACT_WAIT_S`` or the real gateway's 10 s.
+    ``host_guard`` (refuse a ``Host`` that is not a loopback name) defaults to on when no key is
+    configured; the server turns it off for a deliberately public keyless bind.
     With ``manage_mesh`` the app's lifespan starts and closes the mesh.
     """
     if api_keys is _UNSET:
@@ -79,7 +91,12 @@ def create_app(
     if webhook_allow_private is None:
         webhook_allow_private = _env_flag("AGENTFM_WEBHOOK_ALLOW_PRIVATE")
 
-    metrics = GatewayMetrics()
+    if async_artifact_wait_s is None:
+        async_artifact_wait_s = _env_seconds("AGENTFM_NB_ASYNC_ARTIFACT_WAIT_S", 10.0)
+    if host_guard is None:
+        host_guard = not keys
+
+    metrics = GatewayMetrics(workers_online=lambda: float(mesh.online_count))
     state = GatewayState(
         mesh=mesh,
         metrics=metrics,
@@ -89,6 +106,7 @@ def create_app(
         async_cap=async_cap,
         api_body_cap=api_body_cap,
         openai_body_cap=openai_body_cap,
+        async_artifact_wait_s=async_artifact_wait_s,
         boss_peer_id=_boss_identity(mesh),
     )
 
@@ -114,13 +132,14 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(
-                AuthMiddleware,
+                GatewayFront,
                 keys=KeyRing(keys),
                 metrics=metrics,
-                throttle=FailedAttemptThrottle(limit=auth_fail_limit),
+                throttle=FailedAttemptThrottle(auth_fail_burst, auth_fail_refill_per_s),
+                host_guard=host_guard,
             )
         ],
-        exception_handlers={404: _not_found, 405: _method_not_allowed, 500: _internal_error},
+        exception_handlers={404: _not_found, 500: _internal_error},
         lifespan=lifespan,
     )
     app.state.gateway = state

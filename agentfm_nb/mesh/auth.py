@@ -1,42 +1,51 @@
-"""Bearer-key auth, the failed-attempt throttle and the cross-site ``Origin`` gate.
+"""Bearer keys, the failed-attempt throttle, and the ``Origin`` and ``Host`` rules.
 
-A plain ASGI middleware rather than ``BaseHTTPMiddleware``: it adds nothing to the hot path of
-authorised requests beyond one header scan, and never wraps streaming bodies.
+Facts from the real gateway (``boss/auth.go``, ``boss/api.go``): keys are compared as bytes in
+constant time; the scheme is case-insensitive but the token is taken verbatim; two
+``Authorization`` headers are malformed; only failures spend a per-IP token bucket (burst 30,
+refill 0.5/s), so a valid key always passes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import os
 import time
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from agentfm_nb.errors import AgentFMError
-from agentfm_nb.mesh.metrics import GatewayMetrics
-from agentfm_nb.mesh.routes.common import dumps, envelope
 
-MIN_KEY_LENGTH = 16
-EXEMPT_PATHS = frozenset({"/health", "/metrics"})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+MIN_KEY_BYTES = 16
+FAIL_BURST = 30.0
+FAIL_REFILL_PER_S = 30.0 / 60.0
+_WHITESPACE = " \t\n\r\v\f"
 
 
 def parse_api_keys(raw: str | None) -> list[str]:
-    """Split ``AGENTFM_API_KEYS``; refuse (without echoing it) any key shorter than 16 chars."""
+    """Split ``AGENTFM_API_KEYS``: trimmed, empty parts skipped, duplicates dropped.
+
+    Any key under 16 bytes refuses the start; the message never echoes a key.
+    """
+    raw = (raw or "").strip()
     if not raw:
         return []
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
-    for index, key in enumerate(keys, start=1):
-        if len(key) < MIN_KEY_LENGTH:
+    keys: list[str] = []
+    for index, part in enumerate(raw.split(","), start=1):
+        key = part.strip()
+        if not key:
+            continue
+        if len(key.encode("utf-8", "surrogateescape")) < MIN_KEY_BYTES:
             raise AgentFMError(
-                f"AGENTFM_API_KEYS: key #{index} has {len(key)} characters; every key must have "
-                f"at least {MIN_KEY_LENGTH}",
+                f"AGENTFM_API_KEYS: key #{index} is shorter than {MIN_KEY_BYTES} bytes; "
+                "refusing to start with a weak key",
                 code="invalid_api_keys",
             )
+        if key not in keys:
+            keys.append(key)
     return keys
 
 
@@ -45,7 +54,9 @@ class KeyRing:
 
     def __init__(self, keys: Iterable[str]) -> None:
         # Comparing fixed-length digests keeps the timing independent of each key's length.
-        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+        self._digests = [
+            hashlib.sha256(k.encode("utf-8", "surrogateescape")).digest() for k in keys
+        ]
 
     def __bool__(self) -> bool:
         return bool(self._digests)
@@ -56,8 +67,8 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing(<{len(self._digests)} keys>)"
 
-    def check(self, token: str) -> bool:
-        presented = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+    def check(self, token: bytes) -> bool:
+        presented = hashlib.sha256(token).digest()
         ok = False
         for digest in self._digests:
             ok |= hmac.compare_digest(presented, digest)
@@ -65,136 +76,118 @@ class KeyRing:
 
 
 class FailedAttemptThrottle:
-    """At most ``limit`` failed auth attempts per client IP in a sliding ``window_s``."""
-
-    def __init__(self, limit: int = 30, window_s: float = 60.0, max_ips: int = 10_000) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.max_ips = max_ips
-        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def _recent(self, ip: str, now: float) -> deque[float] | None:
-        stamps = self._fails.get(ip)
-        if stamps is None:
-            return None
-        horizon = now - self.window_s
-        while stamps and stamps[0] <= horizon:
-            stamps.popleft()
-        if not stamps:
-            del self._fails[ip]
-            return None
-        return stamps
-
-    def blocked(self, ip: str) -> bool:
-        stamps = self._recent(ip, time.monotonic())
-        return stamps is not None and len(stamps) >= self.limit
-
-    def record_failure(self, ip: str) -> None:
-        now = time.monotonic()
-        stamps = self._recent(ip, now)
-        if stamps is None:
-            stamps = self._fails[ip] = deque(maxlen=self.limit)
-            while len(self._fails) > self.max_ips:
-                self._fails.popitem(last=False)
-        stamps.append(now)
-
-
-def origin_allowed(origin: str, host: str | None) -> bool:
-    """Same-origin or loopback browser origins pass; anything else is cross-site."""
-    try:
-        parts = urlsplit(origin)
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False  # "null" (sandboxed frames, file://) and garbage count as cross-site
-    hostname = parts.hostname.lower()
-    if hostname in _LOOPBACK_HOSTS or hostname.endswith(".localhost"):
-        return True
-    return host is not None and parts.netloc.lower() == host.lower()
-
-
-def _headers(scope: Scope) -> Mapping[bytes, bytes]:
-    # Last one wins, as in most servers; only a few headers are read here.
-    return {k.lower(): v for k, v in scope.get("headers", ())}
-
-
-async def _send_json(
-    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]
-) -> None:
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class AuthMiddleware:
-    """Origin gate, then (when keys are configured) throttle and bearer-key check."""
+    """A token bucket per client IP, spent only by failed attempts."""
 
     def __init__(
         self,
-        app: ASGIApp,
-        *,
-        keys: KeyRing,
-        metrics: GatewayMetrics,
-        throttle: FailedAttemptThrottle | None = None,
+        burst: float = FAIL_BURST,
+        refill_per_s: float = FAIL_REFILL_PER_S,
+        max_ips: int = 4096,
     ) -> None:
-        self.app = app
-        self.keys = keys
-        self.metrics = metrics
-        self.throttle = throttle or FailedAttemptThrottle()
+        self.burst = burst
+        self.refill_per_s = refill_per_s
+        self.max_ips = max_ips
+        # ip -> (tokens, last seen); ordered by last use so the coldest is evicted first
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
-            await self.app(scope, receive, send)
-            return
-        headers = _headers(scope)
-        if scope["method"] not in _SAFE_METHODS:
-            origin = headers.get(b"origin")
-            if origin is not None:
-                host = headers.get(b"host")
-                if not origin_allowed(
-                    origin.decode("latin-1"), host.decode("latin-1") if host else None
-                ):
-                    body = dumps(envelope("cross-site request refused", "forbidden_origin"))
-                    await _send_json(send, 403, body, [])
-                    return
-        if self.keys:
-            client = scope.get("client")
-            ip = client[0] if client else "unknown"
-            if self.throttle.blocked(ip):
-                self.metrics.auth_attempts.labels(outcome="rate_limited").inc()
-                body = dumps(envelope("too many failed authentication attempts", "rate_limited"))
-                await _send_json(send, 429, body, [(b"retry-after", b"60")])
-                return
-            failure = self._check(headers.get(b"authorization"))
-            if failure is not None:
-                code, message, outcome = failure
-                self.throttle.record_failure(ip)
-                self.metrics.auth_attempts.labels(outcome=outcome).inc()
-                await _send_json(
-                    send,
-                    401,
-                    dumps(envelope(message, code)),
-                    [(b"www-authenticate", b'Bearer realm="agentfm"')],
-                )
-                return
-            self.metrics.auth_attempts.labels(outcome="ok").inc()
-        await self.app(scope, receive, send)
+    def allow_failure(self, ip: str, now: float | None = None) -> bool:
+        """Spend one unit for a failure; False (answer 429) when the bucket is empty."""
+        now = time.monotonic() if now is None else now
+        entry = self._buckets.pop(ip, None)
+        if entry is None:
+            while len(self._buckets) >= self.max_ips:
+                self._buckets.popitem(last=False)
+            tokens = self.burst
+        else:
+            tokens = min(self.burst, entry[0] + (now - entry[1]) * self.refill_per_s)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[ip] = (tokens, now)
+        return allowed
 
-    def _check(self, header: bytes | None) -> tuple[str, str, str] | None:
-        if header is None:
-            return ("unauthorized", "missing Authorization header", "missing")
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return (
-                "unauthorized",
-                "malformed Authorization header (want: Bearer <key>)",
-                "missing",
-            )
-        if not self.keys.check(token):
-            return ("invalid_api_key", "invalid API key", "invalid")
-        return None
+
+@dataclass(frozen=True)
+class AuthFailure:
+    outcome: str  # metric label: missing / malformed / invalid
+    message: str
+
+    @property
+    def code(self) -> str:
+        return "invalid_api_key" if self.outcome == "invalid" else "unauthorized"
+
+
+MULTIPLE = AuthFailure("malformed", "multiple Authorization headers")
+_MISSING = AuthFailure("missing", "missing or malformed Bearer token")
+_MALFORMED = AuthFailure("malformed", "missing or malformed Bearer token")
+_INVALID = AuthFailure("invalid", "invalid API key")
+
+
+def check_bearer(keys: KeyRing, header: bytes) -> AuthFailure | None:
+    """Check one ``Authorization`` value: ``bearer `` in any case, then the token verbatim."""
+    value = header.strip(_WHITESPACE.encode())
+    if not value:
+        return _MISSING
+    if len(value) < 7 or value[:7].lower() != b"bearer ":
+        return _MALFORMED
+    token = value[7:]
+    if not token.strip(_WHITESPACE.encode()):
+        return _MALFORMED
+    return None if keys.check(token) else _INVALID
+
+
+def _hostname(netloc: str) -> str:
+    """``url.URL.Hostname()``: no userinfo, no port, no brackets, case kept."""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else host[1:]
+    colon = host.rfind(":")
+    if colon >= 0 and (host[colon + 1 :].isdigit() or colon == len(host) - 1):
+        return host[:colon]
+    return host
+
+
+def allow_file_origin() -> bool:
+    return os.environ.get("AGENTFM_ALLOW_FILE_ORIGIN") == "1"
+
+
+def origin_allowed(origin: str) -> bool:
+    """May a request with this ``Origin`` change state? (``api.go:originAllowed``)"""
+    if origin == "":
+        return True
+    if origin == "null":
+        return allow_file_origin()
+    scheme, sep, rest = origin.partition(":")
+    if not sep or not scheme or not (scheme[0].isalpha()):
+        return False
+    if scheme.lower() == "file":
+        return allow_file_origin()
+    if not rest.startswith("//"):
+        return False
+    netloc = rest[2:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return _hostname(netloc) in ("localhost", "127.0.0.1", "::1")
+
+
+def loopback_host(host: str) -> bool:
+    """Is a ``Host`` header a loopback name or address (with or without a port)?"""
+    name = _hostname(host).rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+__all__ = [
+    "MULTIPLE",
+    "AuthFailure",
+    "FailedAttemptThrottle",
+    "KeyRing",
+    "allow_file_origin",
+    "check_bearer",
+    "loopback_host",
+    "origin_allowed",
+    "parse_api_keys",
+]

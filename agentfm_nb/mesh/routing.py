@@ -15,10 +15,11 @@ def candidates(
     by_engine: Mapping[str, Sequence[Worker]],
 ) -> list[Worker]:
     """The online workers of the first tier that knows ``model`` (may be empty)."""
+    model = model.strip()  # every tier, the peer id one included, matches the trimmed name
     worker = by_peer.get(model)
     if worker is not None and worker.online:
         return [worker]
-    key = model.strip().lower()
+    key = model.lower()
     tier = [w for w in by_name.get(key, ()) if w.online]
     return tier or [w for w in by_engine.get(key, ()) if w.online]
 

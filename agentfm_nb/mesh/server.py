@@ -36,7 +36,8 @@ class ServeOptions:
 
 
 def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
+    """``auth.go:isLoopbackBind``: "", localhost, 127.0.0.1, ::1 or any loopback address."""
+    if host.strip().lower() in ("", "localhost", "127.0.0.1", "::1"):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -45,7 +46,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _allow_unauth_public() -> bool:
-    return os.environ.get("AGENTFM_ALLOW_UNAUTH_PUBLIC", "").strip().lower() in ("1", "true", "yes")
+    return os.environ.get("AGENTFM_ALLOW_UNAUTH_PUBLIC") == "1"
 
 
 def check_bind(host: str, keys: list[str]) -> None:
@@ -130,7 +131,7 @@ async def serve(options: ServeOptions) -> int:
     mesh = Mesh(config, artifacts_dir=artifacts_dir)
     await mesh.start()
     try:
-        app = create_app(mesh, api_keys=keys)
+        app = create_app(mesh, api_keys=keys, host_guard=not keys and is_loopback(options.host))
         level = options.log_level.lower()
         uv_config = uvicorn.Config(
             app,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from agentfm_nb.mesh.metrics import GatewayMetrics
 
@@ -26,11 +28,22 @@ _SERVER_ERROR_CODES = frozenset(
         "worker_unreachable",
         "worker_stream_failed",
         "ledger_unavailable",
+        "comments_unavailable",
     }
 )
 
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
+# What Go's http.Error adds to every plain-text error.
+NOSNIFF = {"x-content-type-options": "nosniff"}
+# encoding/json escapes these inside strings; they only ever occur inside strings.
+_GO_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
 
 
 @dataclass
@@ -45,14 +58,18 @@ class GatewayState:
     async_cap: int = 256
     api_body_cap: int = 1 << 20
     openai_body_cap: int = 1 << 20
+    # how long an async task waits for its artifact zip before the webhook (real: 10 s)
+    async_artifact_wait_s: float = 10.0
     started: float = field(default_factory=time.monotonic)
     async_in_flight: int = 0
     background: set[asyncio.Task[None]] = field(default_factory=set)
     streams: set[asyncio.Future[Any]] = field(default_factory=set)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     boss_peer_id: str = ""
-    # /v1/models body, rebuilt when the mesh version moves
-    models_cache: tuple[int, bytes] | None = None
+    # /v1/models entries, rebuilt when the mesh version moves (``created`` is set per request)
+    models_cache: tuple[int, list[dict[str, Any]]] | None = None
+    # task ids with a task in flight: a second task with the same id is refused
+    inflight: set[str] = field(default_factory=set)
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started
@@ -67,8 +84,27 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(obj), status_code=status, media_type=JSON_TYPE, headers=headers)
+def go_dumps(obj: Any, *, escape_html: bool = True, sort_keys: bool = False) -> bytes:
+    """JSON bytes as Go's ``json.Marshal`` writes them (HTML-safe escapes in strings; a Go map,
+    unlike a struct, comes out with sorted keys)."""
+    raw = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    if escape_html:
+        for plain, escaped in _GO_ESCAPES:
+            if plain in raw:
+                raw = raw.replace(plain, escaped)
+    return raw
+
+
+def json_response(
+    obj: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    *,
+    escape_html: bool = True,
+) -> Response:
+    """A JSON answer as Go's ``json.NewEncoder(w).Encode`` writes it (trailing newline)."""
+    body = go_dumps(obj, escape_html=escape_html) + b"\n"
+    return Response(body, status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
 def envelope(message: str, code: str, *, kind: str | None = None) -> dict[str, Any]:
@@ -85,8 +121,13 @@ def error_response(
 
 
 def text_error(status: int, message: str) -> Response:
-    """The plain-text errors of the older ``/api/*`` routes."""
-    return Response(message + "\n", status_code=status, media_type=TEXT_TYPE)
+    """A plain-text error as Go's ``http.Error`` writes it (newline, ``nosniff``)."""
+    return Response(message + "\n", status_code=status, media_type=TEXT_TYPE, headers=NOSNIFF)
+
+
+def method_not_allowed() -> Response:
+    """The ``/api/*``, ``/health``, ``/v1/about`` and ``/v1/events`` answer to a wrong method."""
+    return text_error(405, "Method not allowed")
 
 
 class BodyTooLarge(Exception):
@@ -106,3 +147,36 @@ async def read_body(request: Request, cap: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_limited(request: Request, cap: int) -> bytes:
+    """At most ``cap`` bytes of the body, the rest left unread (Go's ``io.LimitReader``).
+
+    A body over the cap is not refused here: cut short, it no longer parses, which is how the
+    real gateway answers it (400 ``Invalid JSON payload``).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        room = cap - size
+        if len(chunk) >= room:
+            chunks.append(chunk[:room])
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+class _AnyMethod:
+    """An endpoint as a plain ASGI app, so Starlette routes every method to it: the handlers
+    answer a wrong method themselves, each in the real handler's words."""
+
+    def __init__(self, endpoint: Any) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+def route(path: str, endpoint: Any) -> Route:
+    return Route(path, _AnyMethod(endpoint))

@@ -8,14 +8,21 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from agentfm_nb.mesh.routes.common import GatewayState, dumps, error_response, state_of
+from agentfm_nb.mesh.routes.common import (
+    GatewayState,
+    go_dumps,
+    method_not_allowed,
+    route,
+    state_of,
+    text_error,
+)
 from agentfm_nb.mesh.routes.streaming import WatchedStream
 
 
 def sse_frame(name: str, data: Any) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + dumps(data) + b"\n\n"
+    # the payload is a Go map in the real gateway: sorted keys
+    return b"event: " + name.encode() + b"\ndata: " + go_dumps(data, sort_keys=True) + b"\n\n"
 
 
 async def _event_body(state: GatewayState, bus: Any) -> AsyncGenerator[bytes, None]:
@@ -33,13 +40,13 @@ async def _event_body(state: GatewayState, bus: Any) -> AsyncGenerator[bytes, No
 
 
 async def events(request: Request) -> Response | WatchedStream:
+    if request.method != "GET":
+        return method_not_allowed()
     state = state_of(request)
     bus = getattr(state.mesh, "events", None)
     if bus is None:
-        return error_response(503, "events disabled", "events_disabled")
-    return WatchedStream(
-        _event_body(state, bus), state=state, media_type="text/event-stream; charset=utf-8"
-    )
+        return text_error(503, "events disabled")
+    return WatchedStream(_event_body(state, bus), state=state, media_type="text/event-stream")
 
 
-routes = [Route("/v1/events", events, methods=["GET"])]
+routes = [route("/v1/events", events)]

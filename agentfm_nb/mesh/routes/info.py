@@ -1,4 +1,4 @@
-"""``GET /health``, ``GET /metrics`` and ``GET /v1/about``."""
+"""``GET /health``, ``/metrics`` (any method, as promhttp) and ``GET /v1/about``."""
 
 from __future__ import annotations
 
@@ -6,41 +6,47 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from agentfm_nb.mesh.metrics import CONTENT_TYPE_LATEST
-from agentfm_nb.mesh.routes.common import json_response, state_of
+from agentfm_nb.mesh.routes.common import json_response, method_not_allowed, route, state_of
+
+# the reputation floor flag's default in the real gateway (``-reputation-floor``)
+DEFAULT_REPUTATION_FLOOR = -0.5
 
 
 async def health(request: Request) -> Response:
+    if request.method != "GET":
+        return method_not_allowed()
     state = state_of(request)
-    return json_response({"status": "ok", "online_workers": state.mesh.online_count})
+    return json_response({"online_workers": state.mesh.online_count, "status": "ok"})
 
 
 async def metrics(request: Request) -> Response:
     state = state_of(request)
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    body, headers = state.metrics.render(request.headers.get("accept-encoding", ""))
+    return Response(body, headers=headers)
 
 
 async def about(request: Request) -> Response:
+    if request.method != "GET":
+        return method_not_allowed()
     state = state_of(request)
     mesh: Any = state.mesh
+    floor = getattr(mesh, "reputation_floor", None)
     body = {
         "boss_peer_id": state.boss_peer_id,
         # No relay or ledger in the embedded gateway: the fields keep the real shape.
         "relay_peer_id": "",
         "relay_multiaddr": "",
-        "reputation_floor": float(getattr(mesh, "reputation_floor", 0.0) or 0.0),
+        "reputation_floor": float(DEFAULT_REPUTATION_FLOOR if floor is None else floor),
         "ledger_tree_size": int(getattr(mesh, "ledger_tree_size", 0) or 0),
         "version": state.version,
-        "uptime_seconds": round(state.uptime_s(), 3),
-        "agentfm_backend": "embedded",
+        "uptime_seconds": int(state.uptime_s()),
     }
-    return json_response(body)
+    return json_response(body, escape_html=False)
 
 
 routes = [
-    Route("/health", health, methods=["GET", "HEAD"]),
-    Route("/metrics", metrics, methods=["GET", "HEAD"]),
-    Route("/v1/about", about, methods=["GET"]),
+    route("/health", health),
+    route("/metrics", metrics),
+    route("/v1/about", about),
 ]

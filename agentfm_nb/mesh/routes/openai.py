@@ -1,56 +1,48 @@
-"""OpenAI-compatible routes: ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``."""
+"""OpenAI-compatible routes: ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``.
+
+As in ``boss/openai*.go``: a task's answer is its ``/api/execute`` byte stream cut into lines,
+``[AGENTFM:`` lines dropped, each line plus a newline. A failing agent is not an HTTP error: its
+text is the answer (200, ``finish_reason: "stop"``), so clients that retry 5xx run it once.
+Only a transport failure (the worker cannot be reached) is a 502.
+"""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from agentfm_nb.mesh.agents.base import batch_text
 from agentfm_nb.mesh.refusals import RouteError, UnknownWorker, WorkerBusy
+from agentfm_nb.mesh.routes.api import capacity_line
 from agentfm_nb.mesh.routes.common import (
-    BodyTooLarge,
     GatewayState,
-    dumps,
-    envelope,
     error_response,
+    go_dumps,
     json_response,
-    read_body,
+    read_limited,
+    route,
     state_of,
 )
+from agentfm_nb.mesh.routes.decode import GoDecodeError, decode
+from agentfm_nb.mesh.routes.lines import TokenTooLong, filtered_lines
 from agentfm_nb.mesh.routes.streaming import Abandoned, WatchedStream, unless_abandoned
 from agentfm_nb.mesh.routes.tasks import OpenRun, mint_task_id, open_run
-from agentfm_nb.wire import MARKER_PREFIX
 
-_SHUTDOWN_TAIL = (
-    b"data: " + dumps(envelope("the gateway is shutting down", "worker_stream_failed")) + b"\n\n"
-    b"data: [DONE]\n\n"
-)
+CHAT_FIELDS: dict[str, Any] = {
+    "model": "string",
+    "messages": [{"role": "string", "content": "string"}],
+    "stream": "bool",
+}
+COMPLETION_FIELDS: dict[str, Any] = {"model": "string", "prompt": "any", "stream": "bool"}
+# a buffered answer reads at most this much of the task's stream (``maxTaskResponseBytes``)
+MAX_RESPONSE_BYTES = 16 << 20
 _USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-_MODEL_FIELDS = (
-    ("agentfm_name", "name"),
-    ("agentfm_status", "status"),
-    ("agentfm_hardware", "hardware"),
-    ("agentfm_current_tasks", "current_tasks"),
-    ("agentfm_max_tasks", "max_tasks"),
-    ("agentfm_cpu_usage_pct", "cpu_usage_pct"),
-    ("agentfm_ram_free_gb", "ram_free_gb"),
-    ("agentfm_has_gpu", "has_gpu"),
-    ("agentfm_gpu_used_gb", "gpu_used_gb"),
-    ("agentfm_gpu_total_gb", "gpu_total_gb"),
-    ("agentfm_gpu_usage_pct", "gpu_usage_pct"),
-    ("agentfm_honesty_score", "honesty_score"),
-    ("agentfm_is_equivocator", "is_equivocator"),
-    ("agentfm_dispatch_allowed", "dispatch_allowed"),
-    ("agentfm_online", "online"),
-)
+_DONE = b"data: [DONE]\n\n"
+_SHUTDOWN_TAIL = _DONE
 
 
 class OpenAIRefused(Exception):
@@ -59,271 +51,324 @@ class OpenAIRefused(Exception):
         self.response = response
 
 
-def engine_of(hardware: str) -> str:
-    return hardware.split(" (", 1)[0]
+def _refuse(status: int, code: str, message: str) -> OpenAIRefused:
+    return OpenAIRefused(error_response(status, message, code))
 
 
-def model_entry(agent: dict[str, Any], created: int) -> dict[str, Any]:
-    engine = engine_of(str(agent.get("hardware", "")))
+# -- /v1/models ---------------------------------------------------------------------------
+
+
+def compose_description(name: str, engine: str, desc: str) -> str:
+    """``Name · Engine — Desc``, each part dropped when empty."""
+    head = " · ".join(part for part in (name, engine) if part)
+    return " — ".join(part for part in (head, desc) if part)
+
+
+def model_entry(snap: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "id": agent["peer_id"],
+        "id": snap.peer_id,
         "object": "model",
-        "created": created,
-        "owned_by": agent.get("author") or "agentfm",
-        "description": f"{agent.get('name', '')} · {engine} — {agent.get('description', '')}",
-        "agentfm_engine": engine,
+        "created": 0,
+        "owned_by": snap.author or "agentfm",
+        "description": compose_description(snap.name, snap.engine, snap.description),
+        "agentfm_name": snap.name,
+        "agentfm_engine": snap.engine,
+        "agentfm_status": snap.status,
+        "agentfm_hardware": snap.hardware,
+        "agentfm_current_tasks": snap.current_tasks,
+        "agentfm_max_tasks": snap.max_tasks,
+        "agentfm_cpu_usage_pct": snap.cpu_usage_pct,
+        "agentfm_ram_free_gb": snap.ram_free_gb,
+        "agentfm_has_gpu": snap.has_gpu,
+        "agentfm_gpu_used_gb": snap.gpu_used_gb,
+        "agentfm_gpu_total_gb": snap.gpu_total_gb,
+        "agentfm_gpu_usage_pct": snap.gpu_usage_pct,
+        "agentfm_honesty_score": snap.honesty_score,
+        "agentfm_is_equivocator": snap.is_equivocator,
+        "agentfm_dispatch_allowed": snap.dispatch_allowed,
+        "agentfm_online": True,
     }
-    for out_key, wire_key in _MODEL_FIELDS:
-        entry[out_key] = agent.get(wire_key)
+    # omitempty in the real struct
+    for key in ("description", "agentfm_name", "agentfm_engine", "agentfm_status"):
+        if not entry[key]:
+            del entry[key]
+    if not entry.get("agentfm_hardware", "x"):
+        del entry["agentfm_hardware"]
     return entry
 
 
 async def list_models(request: Request) -> Response:
     state = state_of(request)
+    if request.method != "GET":
+        return error_response(405, "GET only", "method_not_allowed")
     version = state.mesh.version
     cached = state.models_cache
     if cached is None or cached[0] != version:
-        created = int(time.time() - state.uptime_s())
-        agents = state.mesh.wire_agents(include_offline=False)
-        data = [model_entry(agent, created) for agent in agents]
-        cached = state.models_cache = (version, dumps({"object": "list", "data": data}))
-    return Response(cached[1], media_type="application/json")
+        entries = [model_entry(snap) for snap in state.mesh.snapshot(include_offline=False)]
+        cached = state.models_cache = (version, entries)
+    created = int(time.time())
+    data = [{**entry, "created": created} for entry in cached[1]]
+    return json_response({"object": "list", "data": data})
 
 
-def _message_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: keep the text ones
-        return "".join(
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, dict) and part.get("type", "text") == "text"
-        )
-    return ""
+# -- requests ------------------------------------------------------------------------------
 
 
-def render_chat_prompt(messages: list[Any]) -> str:
+def render_chat_prompt(messages: list[dict[str, Any]]) -> str:
     """``"<role>: <content>\\n\\n"`` for each message with content, then ``"assistant:"``."""
-    parts: list[str] = []
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        text = _message_text(message.get("content"))
-        if not text:
-            continue
-        role = message.get("role") or "user"
-        parts.append(f"{role}: {text}\n\n")
+    parts = [f"{m['role'] or 'user'}: {m['content']}\n\n" for m in messages if m["content"] != ""]
     parts.append("assistant:")
     return "".join(parts)
 
 
-async def _payload(request: Request, state: GatewayState) -> dict[str, Any]:
-    try:
-        raw = await read_body(request, state.openai_body_cap)
-    except BodyTooLarge:
-        raise OpenAIRefused(
-            error_response(
-                413, f"request body over {state.openai_body_cap} bytes", "request_too_large"
-            )
-        ) from None
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        payload = None
-    if not isinstance(payload, dict):
-        raise OpenAIRefused(error_response(400, "invalid JSON body", "invalid_request_error"))
-    model = payload.get("model")
-    if not isinstance(model, str) or not model:
-        raise OpenAIRefused(error_response(400, "model is required", "model_required"))
-    return payload
+def prompt_string(prompt: Any) -> str:
+    """``promptString``: only a non-blank string is a prompt."""
+    if prompt is None:
+        raise _refuse(400, "prompt_required", "field 'prompt' is required")
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise _refuse(400, "prompt_required", "field 'prompt' must not be empty")
+        return prompt
+    if isinstance(prompt, list):
+        raise _refuse(
+            400,
+            "unsupported_prompt_type",
+            "array form of 'prompt' is not supported in this build; pass a single string",
+        )
+    raise _refuse(400, "unsupported_prompt_type", "field 'prompt' must be a string")
 
 
-async def _dispatch(state: GatewayState, model: str, prompt: str) -> OpenRun:
+async def _payload(request: Request, state: GatewayState, fields: dict[str, Any]) -> dict[str, Any]:
+    raw = await read_limited(request, state.openai_body_cap)
     try:
-        snap: Any = state.mesh.route(model)
+        req = decode(raw, fields)
+    except GoDecodeError:
+        raise _refuse(400, "invalid_request_error", "invalid JSON payload") from None
+    if not req["model"].strip():
+        raise _refuse(400, "model_required", "field 'model' is required")
+    return req
+
+
+def _route(state: GatewayState, model: str) -> Any:
+    try:
+        return state.mesh.route(model)
     except RouteError as exc:
-        code = exc.code or "model_not_found"
-        status = 404 if code == "model_not_found" else 503
-        raise OpenAIRefused(error_response(status, exc.message, code)) from None
+        if exc.code == "mesh_overloaded":
+            raise _refuse(
+                503, "mesh_overloaded", f"all workers matching model '{model}' are at capacity"
+            ) from None
+        raise _refuse(
+            404,
+            "model_not_found",
+            f"model '{model}' not available on this mesh. /v1/models lists addressable peer "
+            "IDs; the model field also accepts AgentName or Model engine strings as routing "
+            "shortcuts (not listed because they have no stable identity in a federated mesh).",
+        ) from None
+
+
+class Dispatched:
+    """The worker's answer to one task: its ``/api/execute`` body bytes."""
+
+    def __init__(self, state: GatewayState, snap: Any, run: OpenRun | None) -> None:
+        self.state = state
+        self.peer_id: str = snap.peer_id
+        self.task_id = run.task_id if run is not None else mint_task_id()
+        self._run = run
+        self._busy = capacity_line(snap.current_tasks, snap.max_tasks)
+
+    async def body(self) -> AsyncGenerator[bytes, None]:
+        if self._run is None:  # the worker refused it: its capacity line is the whole answer
+            yield self._busy
+            return
+        async with aclosing(self._run.api_body()) as body:
+            async for chunk in body:
+                yield chunk
+
+    async def aclose(self) -> None:
+        if self._run is not None:
+            await self._run.close((None, None, None), "openai")
+
+
+async def _dispatch(state: GatewayState, model: str, prompt: str) -> Dispatched:
+    snap = _route(state, model)
+    task_id = mint_task_id()
     try:
-        return await open_run(state, snap.peer_id, prompt, mint_task_id())
-    except WorkerBusy:
-        raise OpenAIRefused(
-            error_response(503, f"every worker for {model!r} is at capacity", "mesh_overloaded")
-        ) from None
-    except UnknownWorker:
-        raise OpenAIRefused(
-            error_response(502, f"worker for {model!r} went away", "worker_unreachable")
-        ) from None
+        run: OpenRun | None = await open_run(state, snap.peer_id, prompt, task_id)
+    except WorkerBusy:  # filled up between routing and dialling
+        state.metrics.capacity_rejected()
+        run = None
+    except UnknownWorker as exc:
+        raise _refuse(502, "worker_unreachable", f"failed to reach worker: {exc.message}") from None
+    return Dispatched(state, snap, run)
 
 
-def _clean(batch: list[str]) -> list[str]:
-    if MARKER_PREFIX not in batch_text(batch):  # one C-level scan for the usual batch
-        return batch
-    return [line for line in batch if not line.lstrip(" \t").startswith(MARKER_PREFIX)]
+# -- answers -------------------------------------------------------------------------------
 
 
-async def _collect(run: OpenRun) -> str:
+async def _limited(source: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+    left = limit
+    async for chunk in source:
+        if len(chunk) >= left:
+            yield chunk[:left]
+            return
+        left -= len(chunk)
+        yield chunk
+
+
+async def _collect(task: Dispatched) -> str:
+    """The whole answer, as ``drainTaskStream`` reads it (first 16 MiB of the stream)."""
     parts: list[str] = []
-    async with aclosing(run.batches("openai")) as batches:
-        async for batch in batches:
-            parts.extend(line + "\n" for line in _clean(batch))
+    body = task.body()
+    async with (
+        aclosing(body),
+        aclosing(filtered_lines(_limited(body, MAX_RESPONSE_BYTES))) as lines,
+    ):
+        async for line in lines:
+            parts.append(line + "\n")
     return "".join(parts)
 
 
 class _Frames:
-    """Pre-serialised SSE frame halves, so each line costs one small ``orjson.dumps``."""
+    """Pre-serialised halves of the SSE frames, so a line costs one small ``go_dumps``."""
 
-    def __init__(self, kind: str, model: str, run: OpenRun, completion_id: str) -> None:
-        self.chat = kind == "chat"
-        head = {
-            "id": completion_id,
-            "object": "chat.completion.chunk" if self.chat else "text_completion",
-            "created": int(time.time()),
-            "model": model,
-            "agentfm_peer_id": run.peer_id,
-            "agentfm_task_id": run.task_id,
-        }
-        self._head = head
-        head_json = dumps(head)[:-1]  # drop the closing brace, choices follow
-        if self.chat:
-            self._pre = b"data: " + head_json + b',"choices":[{"index":0,"delta":{"content":'
-            self._post = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+    def __init__(self, chat: bool, model: str, task: Dispatched, completion_id: str) -> None:
+        self.chat = chat
+        created = int(time.time())
+        head = b'data: {"id":' + go_dumps(completion_id)
+        if chat:
+            head += b',"object":"chat.completion.chunk","created":%d,"model":' % created
+            tail = b',"agentfm_peer_id":' + go_dumps(task.peer_id)
+            tail += b',"agentfm_task_id":' + go_dumps(task.task_id) + b"}\n\n"
+            self._pre = head + go_dumps(model) + b',"choices":[{"index":0,"delta":'
+            self._mid_null = b',"finish_reason":null}]' + tail
+            self._mid_stop = b',"finish_reason":"stop"}]' + tail
         else:
-            self._pre = b"data: " + head_json + b',"choices":[{"index":0,"text":'
-            self._post = b',"logprobs":null,"finish_reason":null}]}\n\n'
+            head += b',"object":"text_completion","created":%d,"model":' % created
+            self._pre = head + go_dumps(model) + b',"choices":[{"index":0,"text":'
+            self._mid_null = b',"finish_reason":null}]}\n\n'
+            self._mid_stop = b',"finish_reason":"stop"}]}\n\n'
 
-    def frame(self, choice: dict[str, Any]) -> bytes:
-        return b"data: " + dumps({**self._head, "choices": [choice]}) + b"\n\n"
+    def _payload(self, text: str, role: str = "") -> bytes:
+        if self.chat:
+            return b'{"role":' + go_dumps(role) + b',"content":' + go_dumps(text) + b"}"
+        return go_dumps(text)
 
     def first(self) -> bytes:
-        if not self.chat:
-            return b""
-        return self.frame(
-            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-        )
+        return self._pre + self._payload("", "assistant") + self._mid_null if self.chat else b""
 
-    def lines(self, batch: list[str]) -> bytes:
-        return b"".join(self._pre + dumps(line + "\n") + self._post for line in batch)
+    def line(self, text: str) -> bytes:
+        return self._pre + self._payload(text) + self._mid_null
 
-    def last(self) -> bytes:
-        if self.chat:
-            choice: dict[str, Any] = {"index": 0, "delta": {}, "finish_reason": "stop"}
-        else:
-            choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
-        return self.frame(choice)
+    def last(self, text: str = "") -> bytes:
+        return self._pre + self._payload(text) + self._mid_stop
 
 
-async def _sse_body(run: OpenRun, frames: _Frames) -> AsyncGenerator[bytes, None]:
-    first = frames.first()
-    if first:
-        yield first
-    async with aclosing(run.batches("openai")) as batches:
-        async for batch in batches:
-            cleaned = _clean(batch)
-            if cleaned:
-                yield frames.lines(cleaned)
-    if run.run.status != "ok":
-        error = envelope(run.run.error or "agent failed", "worker_stream_failed")
-        yield b"data: " + dumps(error) + b"\n\n"
-    else:
-        yield frames.last()
-    yield b"data: [DONE]\n\n"
-
-
-def _stream(state: GatewayState, run: OpenRun, kind: str, model: str, cid: str) -> WatchedStream:
-    return WatchedStream(
-        _sse_body(run, _Frames(kind, model, run, cid)),
-        state=state,
-        media_type="text/event-stream; charset=utf-8",
-        headers={"x-agentfm-task-id": run.task_id},
-        shutdown_tail=_SHUTDOWN_TAIL,
-    )
-
-
-def _abandoned() -> Response:
-    # Only seen by a client that is still there, i.e. when the gateway is shutting down.
-    return error_response(503, "the gateway is shutting down", "internal_error")
-
-
-def _failed(run: OpenRun) -> Response:
-    return error_response(502, run.run.error or "agent failed", "worker_stream_failed")
+async def _sse_body(
+    state: GatewayState, task: Dispatched, frames: _Frames, counted: bool
+) -> AsyncGenerator[bytes, None]:
+    started = time.monotonic()
+    status = "error"
+    try:
+        first = frames.first()
+        if first:
+            yield first
+        try:
+            body = task.body()
+            async with aclosing(body), aclosing(filtered_lines(body)) as lines:
+                async for line in lines:
+                    yield frames.line(line + "\n")
+        except TokenTooLong as exc:
+            yield frames.last(f"\n[stream error: {exc}]\n") + _DONE
+            return
+        status = "ok"
+        yield frames.last() + _DONE
+    finally:
+        await task.aclose()
+        if counted:
+            state.metrics.task(status, time.monotonic() - started)
 
 
 async def _answer(
-    request: Request, state: GatewayState, run: OpenRun, payload: dict[str, Any], kind: str
+    request: Request, state: GatewayState, task: Dispatched, req: dict[str, Any], chat: bool
 ) -> Response | WatchedStream:
-    """The streamed or buffered answer of a dispatched completion (``kind`` chat or text)."""
-    model: str = payload["model"]
-    cid = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex}"
-    if payload.get("stream"):
-        return _stream(state, run, kind, model, cid)
+    model: str = req["model"]
+    cid = mint_task_id("chatcmpl-" if chat else "cmpl-")
+    if req["stream"]:
+        return WatchedStream(
+            _sse_body(state, task, _Frames(chat, model, task, cid), counted=chat),
+            state=state,
+            media_type="text/event-stream",
+            shutdown_tail=_SHUTDOWN_TAIL,
+        )
+    started = time.monotonic()
     try:
-        text = await unless_abandoned(_collect(run), request.receive, state)
+        text = await unless_abandoned(_collect(task), request.receive, state)
     except Abandoned:
-        return _abandoned()
-    if run.run.status != "ok":
-        return _failed(run)
-    choice: dict[str, Any]
-    if kind == "chat":
-        obj = "chat.completion"
-        choice = {
+        await task.aclose()
+        if chat:
+            state.metrics.task("error", time.monotonic() - started)
+        # only seen by a client that is still there, i.e. when the gateway is shutting down
+        return error_response(
+            502, "worker stream read failed: gateway shutting down", "worker_stream_failed"
+        )
+    except TokenTooLong as exc:
+        await task.aclose()
+        if chat:
+            state.metrics.task("error", time.monotonic() - started)
+        return error_response(502, f"worker stream read failed: {exc}", "worker_stream_failed")
+    if chat:
+        state.metrics.task("ok", time.monotonic() - started)
+        choice: dict[str, Any] = {
             "index": 0,
             "message": {"role": "assistant", "content": text},
             "finish_reason": "stop",
         }
     else:
-        obj = "text_completion"
-        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
-    return json_response(
-        {
-            "id": cid,
-            "object": obj,
-            "created": int(time.time()),
-            "model": model,
-            "choices": [choice],
-            "usage": dict(_USAGE),
-            "agentfm_peer_id": run.peer_id,
-            "agentfm_task_id": run.task_id,
-        }
-    )
+        choice = {"index": 0, "text": text, "finish_reason": "stop"}
+    body = {
+        "id": cid,
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+        "usage": dict(_USAGE),
+    }
+    return json_response(body)
 
 
 async def chat_completions(request: Request) -> Response | WatchedStream:
+    if request.method != "POST":
+        return error_response(405, "POST only", "method_not_allowed")
     state = state_of(request)
     try:
-        payload = await _payload(request, state)
-        messages = payload.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return error_response(400, "messages is required", "prompt_required")
-        prompt = render_chat_prompt(messages)
-        if prompt == "assistant:":
-            return error_response(400, "messages carry no content", "prompt_required")
-        run = await _dispatch(state, payload["model"], prompt)
+        req = await _payload(request, state, CHAT_FIELDS)
+        if not req["messages"]:
+            raise _refuse(
+                400, "prompt_required", "field 'messages' must contain at least one message"
+            )
+        task = await _dispatch(state, req["model"], render_chat_prompt(req["messages"]))
     except OpenAIRefused as refused:
+        if refused.response.status_code == 502:  # the dial failed: a counted, failed task
+            state.metrics.task("error", 0.0)
         return refused.response
-    return await _answer(request, state, run, payload, "chat")
+    return await _answer(request, state, task, req, chat=True)
 
 
 async def completions(request: Request) -> Response | WatchedStream:
+    if request.method != "POST":
+        return error_response(405, "POST only", "method_not_allowed")
     state = state_of(request)
     try:
-        payload = await _payload(request, state)
-        prompt = payload.get("prompt")
-        if isinstance(prompt, list):
-            return error_response(
-                400, "prompt must be a string (arrays are not supported)", "unsupported_prompt_type"
-            )
-        if not isinstance(prompt, str) or not prompt:
-            return error_response(400, "prompt is required", "prompt_required")
-        run = await _dispatch(state, payload["model"], prompt)
+        req = await _payload(request, state, COMPLETION_FIELDS)
+        prompt = prompt_string(req["prompt"])
+        task = await _dispatch(state, req["model"], prompt)
     except OpenAIRefused as refused:
         return refused.response
-    return await _answer(request, state, run, payload, "text")
+    return await _answer(request, state, task, req, chat=False)
 
 
 routes = [
-    Route("/v1/models", list_models, methods=["GET"]),
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/completions", completions, methods=["POST"]),
+    route("/v1/models", list_models),
+    route("/v1/chat/completions", chat_completions),
+    route("/v1/completions", completions),
 ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -14,9 +14,9 @@ from agentfm_nb.mesh.taskrun import TaskRun
 T = TypeVar("T")
 
 
-
-def mint_task_id() -> str:
-    return f"task_{uuid.uuid4().hex}"
+def mint_task_id(prefix: str = "task_") -> str:
+    """``prefix`` + 24 hex digits, as the real gateway's ``newCompletionID``."""
+    return prefix + secrets.token_hex(12)
 
 
 def one_line(text: str) -> str:
