@@ -8,6 +8,7 @@ import concurrent.futures
 import contextlib
 import html
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Coroutine
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import anywidget
+import traitlets as t
 
 from agentfm_nb.widgets import _static
 
@@ -31,11 +33,17 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def make_async_client(client: Any) -> Any:
-    """An ``AsyncAgentFMClient`` for the portal loop, with the options of ``client``.
+_url_clients: dict[str, Any] = {}
+_url_lock = threading.Lock()
 
-    httpx async connections belong to the loop that opened them, so a sync client (or ``None``:
-    the session default) gets an async twin created for the portal loop.
+
+def make_async_client(client: Any) -> Any:
+    """The shared ``AsyncAgentFMClient`` on the portal loop for ``client``'s connection.
+
+    httpx async connections belong to the loop that opened them, so a sync client gets its
+    async twin (one per client, closed with it); ``None`` is the session default; a URL gets
+    one process-wide client per URL. Every background user (chat turns, table refreshes,
+    scatters) shares it, so a long session keeps one pool per connection.
     """
     from agentfm_nb.client import AgentFMClient, AsyncAgentFMClient
     from agentfm_nb.client._default import get_default_async_client
@@ -45,15 +53,13 @@ def make_async_client(client: Any) -> Any:
     if isinstance(client, AsyncAgentFMClient):
         return client
     if isinstance(client, AgentFMClient):
-        return AsyncAgentFMClient(
-            client.gateway_url,
-            timeout=client.timeout,
-            retries=client.retries,
-            artifacts_dir=client.artifacts_dir,
-            api_key=client.api_key,
-        )
+        return client._portal_client()
     if isinstance(client, str):
-        return AsyncAgentFMClient(client)
+        with _url_lock:
+            sync = _url_clients.get(client)
+            if sync is None:
+                sync = _url_clients[client] = AgentFMClient(client)
+        return sync._portal_client()
     raise TypeError(
         f"client must be an AgentFMClient, AsyncAgentFMClient or URL, not {type(client).__name__}"
     )
@@ -63,10 +69,13 @@ class BaseWidget(anywidget.AnyWidget):
     """Base of the agentfm_nb widgets (not displayed on its own)."""
 
     _bundle = ""
+    # When the kernel last stamped this state: a saved page says "snapshot of <that time>".
+    _saved_at = t.Float(0.0).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         # The bundle text is read per instance so a rebuilt front-end is picked up.
         kwargs.setdefault("_esm", _static.read_esm(self._bundle))
+        kwargs.setdefault("_saved_at", time.time())
         super().__init__(**kwargs)
         self._display_id = f"agentfm-{uuid.uuid4().hex}"
         self._displayed = False
@@ -105,7 +114,15 @@ class BaseWidget(anywidget.AnyWidget):
         """A custom message to the browser (``send`` is free for subclasses: ChatWidget.send)."""
         anywidget.AnyWidget.send(self, content, buffers)
 
+    def _stamp(self) -> None:
+        """Mark the state as current now (the time a saved page's snapshot banner shows)."""
+        self._saved_at = time.time()
+
     # --- messages from the browser -------------------------------------------------------------
+    def _on_ping(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        # A view asks whether a kernel is behind it (js/shared/snapshot.ts).
+        self._emit({"kind": "pong"})
+
     def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         if not isinstance(content, dict):
             return
@@ -176,6 +193,7 @@ class BaseWidget(anywidget.AnyWidget):
             return
         with self._lock:
             self._before_publish()
+            self._stamp()
             with contextlib.suppress(Exception):
                 self.send_state()
         self.refresh_display()

@@ -6,7 +6,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import html
-import mimetypes
 import threading
 import time
 import uuid
@@ -18,10 +17,18 @@ import traitlets as t
 from agentfm_nb.client._shared import match_model, pick_least_loaded
 from agentfm_nb.errors import AgentFMError, MeshOverloadedError, ModelNotFoundError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client
-from agentfm_nb.wire import FILES_INCOMING
+from agentfm_nb.widgets.artifacts import artifact_cards, read_artifact
+from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING
 
 _CHUNK_FLUSH_S = 0.05  # stream text to the browser in ~20 batches a second, whatever the line rate
-_MAX_DOWNLOAD = 50 * 1024 * 1024
+
+
+def _agent_error(text: str) -> str | None:
+    """The error a failed agent's stream ends with (its last line), else ``None``."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else ""
+    prefix = ERROR_PREFIX.strip()
+    return (last[len(prefix) :].strip() or last) if last.startswith(prefix) else None
 
 
 class ChatTurn:
@@ -40,7 +47,7 @@ class ChatTurn:
                 self._future.result(timeout)
         self._finished.wait(timeout)
         self._widget.publish()
-        return dict(self._widget.history[self.index])
+        return self._widget._message(self.index)
 
     def done(self) -> bool:
         return self._finished.is_set()
@@ -83,6 +90,9 @@ class ChatWidget(BaseWidget):
         self._context = context
         self._live_text: dict[int, str] = {}
         self._turn: ChatTurn | None = None
+        # turn -> files the agent wrote (paths stay in the kernel; the browser gets cards)
+        self._files: dict[int, tuple[Path, list[Path]]] = {}
+        self._names: dict[str, str] = {}  # peer id -> agent name
         self.stats = {"messages": 0, "chunks": 0}
         self.status = {"state": "idle", "peer_id": peer_id, "model": model, "error": None}
 
@@ -141,8 +151,16 @@ class ChatWidget(BaseWidget):
             "artifacts",
         ]
         return pd.DataFrame.from_records(
-            [{k: m.get(k) for k in cols} for m in self.history], columns=cols
+            [{k: self._message(i).get(k) for k in cols} for i in range(len(self.history))],
+            columns=cols,
         )
+
+    def _message(self, index: int) -> dict[str, Any]:
+        """A history entry as Python callers see it: ``artifacts`` are the files' paths."""
+        msg = dict(self.history[index])
+        if msg.get("role") == "assistant":
+            msg["artifacts"] = [str(p) for p in self._files.get(index, (None, []))[1]]
+        return msg
 
     # --- background ---------------------------------------------------------------------------
     def _prompt_for(self, index: int, prompt: str) -> str:
@@ -164,6 +182,7 @@ class ChatWidget(BaseWidget):
                 f"no online worker serves {what} (peer id, agent name or engine)",
                 code="model_not_found",
             )
+        self._names.update({str(w.peer_id): str(w.name) for w in matches})
         best = pick_least_loaded(matches)
         if best is None:
             raise MeshOverloadedError(
@@ -198,7 +217,8 @@ class ChatWidget(BaseWidget):
             client = make_async_client(self._client)
             peer = await self._pick_peer(client)
             msg["peer_id"] = peer
-            self.status = {**self.status, "peer_id": peer}
+            msg["agent"] = self._names.get(peer)
+            self.status = {**self.status, "peer_id": peer, "agent": msg["agent"]}
             stream = client.tasks.stream(
                 worker_id=peer, prompt=self._prompt_for(index, prompt), task_id=msg["task_id"]
             )
@@ -213,13 +233,16 @@ class ChatWidget(BaseWidget):
             if files_incoming and client.artifacts_dir is not None:
                 from agentfm_nb.client.artifacts import aharvest
 
-                paths = await aharvest(Path(client.artifacts_dir), msg["task_id"], 30.0)
-                msg["artifacts"] = [
-                    {"name": p.name, "size": p.stat().st_size, "path": str(p)}
-                    for p in paths
-                    if p.is_file()
-                ]
-            msg["status"] = "ok"
+                base = Path(client.artifacts_dir)
+                paths = [p for p in await aharvest(base, msg["task_id"], 30.0) if p.is_file()]
+                self._files[index] = (base / msg["task_id"], paths)
+                msg["artifacts"] = artifact_cards(paths, root=base / msg["task_id"])
+            # A failed agent's stream ends with an error line: the turn failed, say so.
+            failed = _agent_error("".join(text))
+            if failed is not None:
+                msg["status"], msg["error"] = "error", failed
+            else:
+                msg["status"] = "ok"
         except asyncio.CancelledError:
             msg["status"] = "cancelled"
             raise
@@ -235,6 +258,7 @@ class ChatWidget(BaseWidget):
                 hist[index] = msg
                 self.history = hist
             self._live_text.pop(index, None)
+            self._stamp()
             state = {"ok": "idle", "cancelled": "stopped"}.get(msg["status"], "error")
             self.status = {**self.status, "state": state, "error": msg["error"]}
             turn._finished.set()
@@ -253,18 +277,15 @@ class ChatWidget(BaseWidget):
             self.retry()
 
     def _on_artifact(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        try:
-            msg = self.history[int(content.get("turn", -1))]
-        except (IndexError, TypeError, ValueError):
-            return
-        for art in msg.get("artifacts") or []:
-            if art["name"] == content.get("name"):
-                path = Path(art["path"])
-                if path.is_file() and path.stat().st_size <= _MAX_DOWNLOAD:
-                    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                    self._emit(
-                        {"kind": "file", "name": path.name, "mime": mime}, [path.read_bytes()]
-                    )
+        # Only a file this widget's turns extracted can be read (keys are relative names).
+        key = str(content.get("key", ""))
+        wanted = content.get("turn")
+        for index, (root, paths) in list(self._files.items()):
+            if wanted is not None and wanted != index:
+                continue
+            found = read_artifact(paths, key, root=root)
+            if found is not None:
+                self._emit(found[0], [found[1]])
                 return
 
     # --- fallbacks ----------------------------------------------------------------------------

@@ -28,7 +28,9 @@ class GatewayPanel(BaseWidget):
         self.gateway = gateway
         self._online: int | None = None
         self._error: str | None = None
-        self._url = safe_url(str(gateway.url)) if gateway.running else ""
+        # What the panel keeps after stop: the last URL, pid and uptime it saw running.
+        self._last_url = safe_url(str(gateway.url)) if gateway.running else ""
+        self._last_uptime: float | None = None
         if gateway.running:
             # One check from the cell, so the first state (what nbclient saves) has the count.
             try:
@@ -49,21 +51,26 @@ class GatewayPanel(BaseWidget):
     def _update(self) -> None:
         gw = self.gateway
         running = bool(gw.running)
-        self.info = {
+        if running:
+            self._last_url = safe_url(str(gw.url))
+            self._last_uptime = round(float(gw.uptime_s), 1)
+        info = {
             "backend": str(getattr(gw, "backend", "?")),
-            "url": safe_url(str(gw.url))
-            if running
-            else safe_url(str(getattr(gw, "_url", "") or "")),
+            "url": self._last_url,
             "pid": gw.pid if running else None,
-            "uptime_s": round(float(gw.uptime_s), 1) if running else 0.0,
+            "uptime_s": self._last_uptime,
             "online_workers": self._online if running else None,
             "running": running,
             "error": self._error,
         }
         try:
-            self.log_tail = str(gw.log_tail(_LOG_LINES))
+            tail = str(gw.log_tail(_LOG_LINES))
         except Exception:  # no log file (yet)
-            self.log_tail = ""
+            tail = ""
+        with self.hold_sync():
+            self.info = info
+            self.log_tail = tail
+            self._stamp()
 
     async def _poll(self) -> None:
         async with httpx.AsyncClient(timeout=3.0) as http:
@@ -98,7 +105,11 @@ class GatewayPanel(BaseWidget):
     def _fallback_text(self) -> str:
         i = self.info
         if not i.get("running"):
-            return f"GatewayPanel: {i.get('backend')} gateway at {i.get('url')} (stopped)"
+            up = i.get("uptime_s")
+            ran = f", ran {up:.0f}s" if isinstance(up, (int, float)) else ""
+            return (
+                f"GatewayPanel: {i.get('backend')} gateway at {i.get('url') or '?'} (stopped{ran})"
+            )
         online = i.get("online_workers")
         workers = "workers: ?" if online is None else f"{online} workers online"
         return (

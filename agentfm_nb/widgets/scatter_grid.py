@@ -18,6 +18,7 @@ from agentfm_nb.client._shared import match_model
 from agentfm_nb.errors import AgentFMError, ModelNotFoundError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client
 from agentfm_nb.widgets._columnar import Array, ColumnDiffer, payload_bytes
+from agentfm_nb.widgets.artifacts import artifact_cards, read_artifact
 
 STATES = ("queued", "running", "retrying", "done", "failed", "cancelled")
 _CODE = {s: i for i, s in enumerate(STATES)}
@@ -25,6 +26,9 @@ _FINAL = (_CODE["done"], _CODE["failed"], _CODE["cancelled"])
 _FLUSH_S = 0.1  # at most ~10 updates a second to the browser, whatever the number of prompts
 _SNAPSHOT_EVERY_S = 2.0
 _DETAIL_CHARS = 20_000
+# What a saved page keeps so a click on a cell still shows something with no kernel.
+_SAVED_CELLS = 2_000
+_SAVED_CHARS = 2_000
 
 
 class RateMeter:
@@ -59,6 +63,7 @@ class ScatterGrid(BaseWidget):
     _cells = t.Dict().tag(sync=True)
     progress = t.Dict().tag(sync=True)
     workers = t.List(t.Dict()).tag(sync=True)
+    _details = t.Dict().tag(sync=True)  # index -> short detail, saved when a run ends
 
     def __init__(
         self,
@@ -95,6 +100,7 @@ class ScatterGrid(BaseWidget):
         self._finished.set()
         self._error: str | None = None
         self._run_state = "idle"
+        self._run_indices: list[int] = []  # the prompts of the current run (all, or a retry's)
         self._last_snapshot = 0.0
         self.stats = {"messages": 0, "bytes": 0, "events": 0}
         self._publish_snapshot()
@@ -187,6 +193,7 @@ class ScatterGrid(BaseWidget):
     # --- background ---------------------------------------------------------------------------
     async def _run(self, indices: Sequence[int]) -> None:
         indices = list(indices)
+        self._run_indices = indices
         for i in indices:
             self._state[i], self._attempt[i], self._results[i] = _CODE["queued"], 0, None
         self._dirty = True
@@ -255,6 +262,7 @@ class ScatterGrid(BaseWidget):
                     self._state[i] = _CODE["cancelled"]
             self._ended_at = time.monotonic()
             flusher.cancel()
+            self._details = self._saved_details()
             self._flush(final=True)
             self._finished.set()
             self.refresh_display()
@@ -284,6 +292,7 @@ class ScatterGrid(BaseWidget):
             if final or now - self._last_snapshot >= _SNAPSHOT_EVERY_S:
                 self.progress = progress
                 self._publish_snapshot()
+                self._stamp()
 
     def _before_publish(self) -> None:
         self._flush(final=True)
@@ -295,12 +304,15 @@ class ScatterGrid(BaseWidget):
 
     def _progress(self) -> dict[str, Any]:
         counts = np.bincount(self._state, minlength=len(STATES))
-        finished = int(counts[3] + counts[4] + counts[5])
+        # rate and ETA count only this run's prompts: a Retry failed must not count old successes
+        run = self._run_indices if self._run_indices else range(len(self.prompts))
+        run_states = self._state[np.asarray(run, dtype=np.intp)] if len(run) else self._state[:0]
+        run_finished = int(np.isin(run_states, _FINAL).sum())
         start = self._started_at
         now = self._ended_at or time.monotonic()
         elapsed = (now - start) if start is not None else 0.0
-        rate = self._meter.update(finished, elapsed) if start is not None else None
-        remaining = len(self.prompts) - finished
+        rate = self._meter.update(run_finished, elapsed) if start is not None else None
+        remaining = len(run) - run_finished
         eta = remaining / rate if rate and self._run_state == "running" else None
         return {
             "total": len(self.prompts),
@@ -314,6 +326,34 @@ class ScatterGrid(BaseWidget):
             "eta": eta,
             "state": self._run_state,
             "error": self._error,
+            "run_total": len(run),
+            "run_finished": run_finished,
+        }
+
+    def _agent_of(self, peer: str | None) -> str | None:
+        return next((w["name"] or None for w in self.workers if w["peer_id"] == peer), None)
+
+    def _detail(self, i: int, chars: int) -> dict[str, Any]:
+        r = self._results[i]
+        peer = str(r.worker_id) if r is not None and r.worker_id else self._peer_of(i)
+        out: dict[str, Any] = {
+            "prompt": self.prompts[i][:chars],
+            "state": STATES[int(self._state[i])],
+            "text": (r.text if r is not None else "")[:chars],
+            "error": r.error if r is not None else None,
+            "worker_id": peer,
+            "agent": self._agent_of(peer),
+            "attempts": r.attempts if r is not None else int(self._attempt[i]),
+            "latency_s": r.latency_s if r is not None else None,
+        }
+        if r is not None and r.artifacts:
+            out["artifacts"] = artifact_cards(r.artifacts, inline_total=0)
+        return out
+
+    def _saved_details(self) -> dict[str, Any]:
+        return {
+            str(i): self._detail(i, _SAVED_CHARS)
+            for i in range(min(_SAVED_CELLS, len(self.prompts)))
         }
 
     def _peer_of(self, i: int) -> str | None:
@@ -334,22 +374,17 @@ class ScatterGrid(BaseWidget):
             return
         if not 0 <= i < len(self.prompts):
             return
-        r = self._results[i]
-        self._emit(
-            {
-                "kind": "detail",
-                "index": i,
-                "prompt": self.prompts[i][:_DETAIL_CHARS],
-                "state": STATES[int(self._state[i])],
-                "text": (r.text if r is not None else "")[:_DETAIL_CHARS],
-                "error": r.error if r is not None else None,
-                "worker_id": (
-                    str(r.worker_id) if r is not None and r.worker_id else self._peer_of(i)
-                ),
-                "attempts": r.attempts if r is not None else int(self._attempt[i]),
-                "latency_s": r.latency_s if r is not None else None,
-            }
-        )
+        self._emit({"kind": "detail", "index": i, **self._detail(i, _DETAIL_CHARS)})
+
+    def _on_artifact(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        # Only files of this grid's rows can be read: the key must name one of them.
+        key = str(content.get("key", ""))
+        for r in self._results:
+            if r is not None and r.artifacts:
+                found = read_artifact(r.artifacts, key)
+                if found is not None:
+                    self._emit(found[0], [found[1]])
+                    return
 
     def _on_stop(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         self.stop()

@@ -109,6 +109,7 @@ class WorkerTable(BaseWidget):
         self.summary = {
             "state": "connecting",
             "online": 0,
+            "offline": 0,
             "slots": 0,
             "busy_slots": 0,
             "gateway_url": "",
@@ -139,7 +140,8 @@ class WorkerTable(BaseWidget):
     # --- background ---------------------------------------------------------------------------
     async def _list(self, client: Any) -> list[Any]:
         # The gateway's routing tiers (peer id, agent name, engine), so model="Poet" works.
-        workers = await client.workers.list()
+        # Offline workers too: the table shows and counts them (the gateway's include_offline).
+        workers = await client.workers.list(include_offline=True)
         return workers if self._model_filter is None else match_model(workers, self._model_filter)
 
     async def _once(self) -> None:
@@ -207,6 +209,7 @@ class WorkerTable(BaseWidget):
             self.summary = {
                 "state": "live",
                 "online": len(online),
+                "offline": len(self.workers) - len(online),
                 "total": len(self.workers),
                 "slots": sum(int(w.max_tasks) for w in online),
                 "busy_slots": sum(min(int(w.current_tasks), int(w.max_tasks)) for w in online),
@@ -228,7 +231,9 @@ class WorkerTable(BaseWidget):
 
     def _publish_snapshot(self) -> None:
         content, _ = self._differ.snapshot(self._cols, self._strings, inline=True)
-        self._snapshot = content
+        with self.hold_sync():
+            self._snapshot = content
+            self._stamp()
         self._last_snapshot = time.monotonic()
 
     def _on_resync(self, content: dict[str, Any], buffers: list[bytes]) -> None:
@@ -243,7 +248,8 @@ class WorkerTable(BaseWidget):
         s = self.summary
         busy = f"{s.get('busy_slots', 0)}/{s.get('slots', 0)}"
         where = f"({s.get('state', '?')}) at {s.get('gateway_url', '')}"
-        return f"WorkerTable: {s.get('online', 0)} online, {busy} slots busy {where}"
+        offline = f", {s.get('offline', 0)} offline" if s.get("offline") else ""
+        return f"WorkerTable: {s.get('online', 0)} online{offline}, {busy} slots busy {where}"
 
     def _fallback_html(self) -> str:
         rows = []

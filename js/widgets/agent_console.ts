@@ -1,7 +1,7 @@
 // AgentConsole view: the OpenGPU agent's address, its authorizations, the live chain feed,
 // its own transactions, and a register / attempt / unregister form with a confirmation step.
 // The model never carries the private key: only the address is shown.
-import { BASE_CSS, h, injectStyle } from "../shared/dom";
+import { BASE_CSS, containKeys, h, styleInto } from "../shared/dom";
 
 const CSS = `
 .afm-ac .afm-ac-addr { font-family: var(--jp-code-font-family, monospace); }
@@ -9,7 +9,10 @@ const CSS = `
 .afm-ac td, .afm-ac th { border-bottom: 1px solid var(--afm-border); padding: 1px 6px; text-align: left;
   font-family: var(--jp-code-font-family, monospace); font-size: 11px; white-space: nowrap; }
 .afm-ac .afm-ac-feed { max-height: 200px; overflow: auto; }
-.afm-ac .ok { color: #166534; } .afm-ac .bad { color: #8a1c1c; } .afm-ac .wait { color: #8a5a00; }
+.afm-ac tr.ok td:first-child, .afm-ac tr.bad td:first-child, .afm-ac tr.wait td:first-child { border-left: 4px solid var(--afm-border); }
+.afm-ac tr.ok td:first-child { border-left-color: var(--afm-ok); }
+.afm-ac tr.bad td:first-child { border-left-color: var(--afm-err); }
+.afm-ac tr.wait td:first-child { border-left-color: var(--afm-warn); }
 .afm-ac fieldset { border: 1px solid var(--afm-border); border-radius: 3px; margin: 4px 0; }
 `;
 
@@ -32,7 +35,7 @@ function table(head: string[], rows: string[][], classes: (string | null)[] = []
   return h(
     "table",
     {},
-    h("tr", {}, ...head.map((c) => h("th", { text: c }))),
+    h("tr", {}, ...head.map((c) => h("th", { scope: "col", text: c }))),
     ...rows.map((r, i) => h("tr", { class: classes[i] ?? null }, ...r.map((c) => h("td", { text: c })))),
   );
 }
@@ -46,26 +49,27 @@ function eventSummary(e: Row): string {
 }
 
 function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
-  injectStyle("afm-base-css", BASE_CSS);
-  injectStyle("afm-ac-css", CSS);
   const title = h("div", { class: "afm-bar" });
-  const err = h("div", { class: "afm-banner err", style: "display:none" });
+  const err = h("div", { class: "afm-banner err", role: "alert", style: "display:none" });
   const auth = h("div");
-  const feed = h("div", { class: "afm-ac-feed" });
+  const feed = h("div", { class: "afm-ac-feed", tabindex: 0, "aria-label": "chain events" });
   const txs = h("div");
-  const action = h("select", {}, ...Object.keys(FIELDS).map((a) => h("option", { value: a, text: a })));
+  const action = h("select", { "aria-label": "action" }, ...Object.keys(FIELDS).map((a) => h("option", { value: a, text: a })));
   const inputs = h("span", { class: "afm-bar" });
-  const review = h("button", { text: "Review" });
+  const review = h("button", { type: "button", text: "Review" });
   const confirmBox = h("div", { class: "afm-banner info", style: "display:none" });
   const form = h("fieldset", {}, h("legend", { text: "send as agent" }), h("div", { class: "afm-bar" }, action, inputs, review), confirmBox);
-  el.append(h("div", { class: "afm afm-ac" }, title, err, auth, form, h("b", { text: "chain events" }), feed, h("b", { text: "my transactions" }), txs));
+  const root = h("div", { class: "afm afm-ac", role: "region", "aria-label": "OpenGPU agent console" }, title, err, auth, form, h("b", { text: "chain events" }), feed, h("b", { text: "my transactions" }), txs);
+  styleInto(el, BASE_CSS, CSS);
+  el.append(root);
+  const releaseKeys = containKeys(root);
 
   const values: Record<string, HTMLInputElement> = {};
   function paintForm(): void {
     const fields = FIELDS[action.value] ?? [];
     inputs.replaceChildren(
       ...fields.map((f) => {
-        values[f] ??= h("input", { type: "text", placeholder: f, size: f === "env" ? 10 : 24 });
+        values[f] ??= h("input", { type: "text", placeholder: f, size: f === "env" ? 10 : 24, "aria-label": f });
         return values[f] as HTMLInputElement;
       }),
     );
@@ -124,6 +128,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   paintForm();
   paint();
   return () => {
+    releaseKeys();
     for (const n of names) model.off(`change:${n}`, paint);
   };
 }

@@ -44,10 +44,10 @@ def test_every_bundle_renders(tmp_path: Path) -> None:
         page.wait_for_function("document.querySelectorAll('#wt .afm-wt-row').length > 5")
         first = page.inner_text("#wt .afm-wt-row")
         assert "Agent 0" in first or "Agent" in first
-        page.fill("#wt input[type=text]", "agent 499")
+        page.fill("#wt input[type=search]", "agent 499")
         page.wait_for_function(
             "[...document.querySelectorAll('#wt .afm-wt-row')]"
-            ".filter(r => r.style.display !== 'none').length === 1"
+            ".filter(r => !r.hidden).length === 1"
         )
         page.click("#wt .afm-wt-row")
         assert page.evaluate("window.models.wt.get('selected')") == [_W(499).peer_id]
