@@ -54,14 +54,11 @@ NEXUS_EVENTS: list[dict[str, Any]] = [
     _event("ResponseSubmitted", [("response", "address"), ("task", "address")]),
 ]
 
-# Custom errors we know how to name. The published Nexus reverts with require strings; the
-# decoder also accepts any ``error`` entries an ABI passed in by the caller.
+# The only custom errors the published Nexus / Terminal / Task declare (OpenZeppelin Ownable);
+# every protocol check reverts with a require string.
 KNOWN_ERRORS: list[dict[str, Any]] = [
-    _error("NotAgent", [("principal", "address"), ("agent", "address")]),
-    _error(
-        "PaymentTooHigh",
-        [("task", "address"), ("suggestedPayment", "uint256"), ("payment", "uint256")],
-    ),
+    _error("OwnableUnauthorizedAccount", [("account", "address")]),
+    _error("OwnableInvalidOwner", [("owner", "address")]),
 ]
 
 NEXUS_ABI: list[dict[str, Any]] = [
@@ -83,6 +80,7 @@ TERMINAL_ABI: list[dict[str, Any]] = [
     _fn("setAgent", [("agent", "address"), ("value", "bool")]),
     _fn("isAgentOf", [("", "address"), ("", "address")], [("", "bool")], view=True),
     _fn("getIsAgentOf", [("master", "address"), ("agent", "address")], [("", "bool")], view=True),
+    _fn("masterOf", [("", "address")], [("", "address")], view=True),
     *TERMINAL_EVENTS,
 ]
 
@@ -104,4 +102,11 @@ TASK_ABI: list[dict[str, Any]] = [
 
 SOURCE_ABI: list[dict[str, Any]] = [
     _fn("getStatus", [], [("", "uint8")], view=True),
+]
+
+# Lockup views of our test contracts, read only to fill InsufficientLockupError's numbers (the
+# published chain keeps lockups in its Vault; there these reads fail and the numbers stay 0).
+LOCKUP_VIEWS_ABI: list[dict[str, Any]] = [
+    _fn("minLockup", [], [("", "uint256")], view=True),
+    _fn("lockupOf", [("", "address")], [("", "uint256")], view=True),
 ]

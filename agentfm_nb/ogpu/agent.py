@@ -16,20 +16,25 @@ from typing import Any
 from web3 import Web3
 
 from agentfm_nb.ogpu import batch
+from agentfm_nb.ogpu.abi import LOCKUP_VIEWS_ABI
 from agentfm_nb.ogpu.chain import ChainConfig
 from agentfm_nb.ogpu.enums import Environment, SourceStatus, TaskStatus
 from agentfm_nb.ogpu.errors import (
     InsufficientLockupError,
     NotAgentError,
+    NotEligibleError,
+    NotMasterError,
+    NotProviderError,
     OGPUError,
-    Revert,
     SourceInactiveError,
     TaskAlreadyFinalizedError,
     TaskExpiredError,
-    TxRevertedError,
+    TxRevertError,
 )
+from agentfm_nb.ogpu.nonces import NonceManager
+from agentfm_nb.ogpu.revert import Revert
 from agentfm_nb.ogpu.rpc import Connection
-from agentfm_nb.ogpu.signer import Signer
+from agentfm_nb.ogpu.signer import KeyLike, Signer
 from agentfm_nb.ogpu.tx import PendingTx, Receipt, Transactor, TxRecord
 
 __all__ = [
@@ -58,6 +63,9 @@ class TaskParams:
     payment: int
 
 
+_ZERO = "0x0000000000000000000000000000000000000000"
+
+
 def _addr(value: str) -> str:
     return Web3.to_checksum_address(value)
 
@@ -71,6 +79,10 @@ class ChainReader:
     @property
     def chain(self) -> ChainConfig:
         return self.conn.chain
+
+    def master_of(self, provider: str) -> str:
+        fn = self.conn.terminal.functions.masterOf(_addr(provider))
+        return _addr(self.conn.call(fn.call))
 
     def is_agent_of(self, principal: str, agent: str) -> bool:
         fn = self.conn.terminal.functions.isAgentOf(_addr(principal), _addr(agent))
@@ -105,11 +117,16 @@ class Agent(ChainReader):
     def __init__(
         self,
         chain: ChainConfig | Connection,
-        private_key: str | None = None,
+        private_key: KeyLike | None = None,
         *,
         timeout: float = 120.0,
         history: int = 200,
+        stall_after: float | None = None,
     ) -> None:
+        """``private_key``: hex text or an eth-account ``LocalAccount`` (falls back to
+        ``AGENT_PRIVATE_KEY``). ``stall_after``: seconds before a ready transaction that is not
+        mined is re-sent with bumped fees (default: a few block intervals, at least 1.5 s);
+        it applies to every ``Agent`` of this key on this node."""
         signer = Signer.resolve(private_key)  # before any network: a bad key fails fast
         super().__init__(chain)
         self.signer = signer
@@ -117,6 +134,18 @@ class Agent(ChainReader):
         self.recent: deque[TxRecord] = deque(maxlen=history)
         self._listeners: list[Callable[[TxRecord], None]] = []
         self._tx = Transactor(self.conn, signer, on_record=self._record)
+        if stall_after is not None:
+            self._tx.nonces.stall_after = stall_after
+
+    @property
+    def nonces(self) -> NonceManager:
+        """This key's nonce manager (shared by every ``Agent`` of the key on this node)."""
+        return self._tx.nonces
+
+    def heal(self) -> None:
+        """Check the tracked transactions against the node now (waiters do this by
+        themselves): re-send a stalled one, re-broadcast forgotten ones, fill a hole."""
+        self._tx.nonces.maybe_heal(self._tx, force=True)
 
     @property
     def address(self) -> str:
@@ -131,7 +160,7 @@ class Agent(ChainReader):
         self._listeners.append(fn)
 
     def _record(self, record: TxRecord) -> None:
-        if record.state == "pending" and record not in self.recent:
+        if record.state == "pending" and all(r is not record for r in self.recent):
             self.recent.appendleft(record)
         for fn in list(self._listeners):
             fn(record)
@@ -239,22 +268,37 @@ class Agent(ChainReader):
     def _classify(
         self, function: str, args: dict[str, Any], revert: Revert, tx_hash: str | None
     ) -> OGPUError:
+        """Require strings → the SDK's typed errors, enriched with what the chain can tell."""
         kw: dict[str, Any] = {"tx_hash": tx_hash}
-        if revert.error_name == "NotAgent":
-            return NotAgentError(
+        provider = args.get("provider")
+        task = args.get("task")
+        if revert.matches("NotMaster"):
+            principal = self._safe(lambda: self.master_of(provider)) if provider else None
+            if (
+                principal
+                and principal != _ZERO
+                and not self._safe(lambda: self.is_agent_of(principal, self.address))
+            ):
+                return NotAgentError(
+                    function, revert, principal=principal, agent=self.address, **kw
+                )
+            return NotMasterError(function, revert, account=self.address, **kw)
+        if revert.matches("NotProvider"):
+            return NotProviderError(function, revert, account=provider or self.address, **kw)
+        if revert.matches("NotEligible"):
+            return NotEligibleError(function, revert, account=provider or self.address, **kw)
+        if revert.matches("InsufficientLockup"):
+            source = args.get("source", "")
+            required, available = self._lockups(source, provider)
+            return InsufficientLockupError(
                 function,
                 revert,
-                principal=_addr(revert.error_args["principal"]),
-                agent=_addr(revert.error_args["agent"]),
+                account=provider or self.address,
+                required=required,
+                available=available,
+                source=source,
                 **kw,
             )
-        if revert.matches("NotAgent") or revert.matches("NotMaster"):
-            return NotAgentError(function, revert, principal=None, agent=self.address, **kw)
-        if revert.matches("InsufficientLockup"):
-            return InsufficientLockupError(
-                function, revert, provider=args["provider"], source=args.get("source", ""), **kw
-            )
-        task = args.get("task")
         if revert.matches("SourceInactive"):
             source = args.get("source")
             if source is None and task is not None:
@@ -266,17 +310,29 @@ class Agent(ChainReader):
                 function,
                 revert,
                 task=task,
-                expiry_time=self._safe(lambda: self.task_expiry(task)),
+                expiry=self._safe(lambda: self.task_expiry(task)),
                 chain_time=self._safe(self.chain_time),
                 **kw,
             )
         if task is not None and revert.matches("AlreadyFinalized"):
             status = self._safe(lambda: self.task_status(task))
             return TaskAlreadyFinalizedError(function, revert, task=task, status=status, **kw)
-        return TxRevertedError(function, revert, **kw)
+        return TxRevertError(function, revert, **kw)
+
+    def _lockups(self, source: str, provider: str | None) -> tuple[int, int]:
+        """(required, available) from the test contracts' views when the chain has them;
+        0 otherwise, as the SDK reports."""
+        if not source or not provider:
+            return 0, 0
+        eth = self.conn.w3.eth
+        src = eth.contract(address=_addr(source), abi=LOCKUP_VIEWS_ABI).functions
+        term = eth.contract(address=_addr(self.chain.terminal), abi=LOCKUP_VIEWS_ABI).functions
+        required = self._safe(lambda: self.conn.call(src.minLockup().call))
+        available = self._safe(lambda: self.conn.call(term.lockupOf(_addr(provider)).call))
+        return int(required or 0), int(available or 0)
 
 
-def _agent(private_key: str | None, chain: ChainConfig | None) -> Agent:
+def _agent(private_key: KeyLike | None, chain: ChainConfig | None) -> Agent:
     # key first: a missing key is reported even when no chain is configured either
     signer_check = Signer.resolve(private_key)
     del signer_check
@@ -287,7 +343,7 @@ def register_to(
     source: str,
     provider: str,
     env: int,
-    private_key: str | None = None,
+    private_key: KeyLike | None = None,
     *,
     chain: ChainConfig | None = None,
     **_ignored: Any,
@@ -299,7 +355,7 @@ def register_to(
 def unregister_from(
     source: str,
     provider: str,
-    private_key: str | None = None,
+    private_key: KeyLike | None = None,
     *,
     chain: ChainConfig | None = None,
     **_ignored: Any,
@@ -312,7 +368,7 @@ def attempt(
     task: str,
     provider: str,
     suggested_payment: int,
-    private_key: str | None = None,
+    private_key: KeyLike | None = None,
     *,
     chain: ChainConfig | None = None,
     **_ignored: Any,

@@ -1,8 +1,8 @@
 """A local development chain: anvil (npm ``@foundry-rs/anvil``) plus our own test contracts.
 
 Used by the tests, the benchmark and the demo notebook. The contracts in ``tests/chain/contracts``
-mirror the published OpenGPU signatures, events and revert reasons; they are compiled with
-solc-js and the output is cached by source hash.
+mirror the published OpenGPU signatures, events and revert reasons; their compiled ABI and
+bytecode ship in the package (``devchain_contracts.json``), so a wheel install needs only anvil.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,13 +22,18 @@ from typing import Any
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
+from agentfm_nb.ogpu.anvil import DevchainError, find_anvil
 from agentfm_nb.ogpu.chain import LOCAL_CHAIN_ID, ChainConfig
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 _LISTEN = re.compile(r"Listening on 127\.0\.0\.1:(\d+)")
 
 
+CONTRACTS_FILE = Path(__file__).with_name("devchain_contracts.json")
+
+
 def default_chain_dir() -> Path:
+    """The Solidity sources (a checkout's ``tests/chain``; not shipped in the wheel)."""
     env = os.environ.get("AGENTFM_NB_CHAIN_DIR")
     if env:
         return Path(env)
@@ -39,44 +41,42 @@ def default_chain_dir() -> Path:
 
 
 def anvil_binary(chain_dir: Path | None = None) -> Path:
-    """The npm package's binary for this platform, else a Foundry ``anvil`` on PATH."""
-    base = chain_dir or default_chain_dir()
-    platform_pkg = f"anvil-{sys.platform}-{'arm64' if _arm() else 'amd64'}"
-    path = base / "node_modules" / "@foundry-rs" / platform_pkg / "bin" / "anvil"
-    if path.exists():
-        return path
-    found = shutil.which("anvil")
-    if found:
-        return Path(found)
-    raise FileNotFoundError(f"anvil not installed: run `npm install --prefix {base}` ({path})")
+    """The anvil to run (see ``agentfm_nb.ogpu.anvil``); ``AnvilNotFoundError`` names the
+    install command when there is none."""
+    return find_anvil(chain_dir)
 
 
-def _arm() -> bool:
-    return platform.machine().lower() in ("arm64", "aarch64")
-
-
-def compile_contracts(chain_dir: Path | None = None) -> dict[str, Any]:
-    """``{name: {"abi": [...], "bytecode": "0x..."}}``, cached in ``<chain_dir>/.cache``."""
+def sources_digest(chain_dir: Path | None = None) -> str:
+    """Hash of the Solidity sources and the compile script (keys the shipped build)."""
     base = chain_dir or default_chain_dir()
     digest = hashlib.sha256()
     for path in [*sorted((base / "contracts").glob("*.sol")), base / "compile.js"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    lock = base / "package-lock.json"
-    if lock.exists():
-        digest.update(lock.read_bytes())
-    cache = base / ".cache" / f"contracts-{digest.hexdigest()[:16]}.json"
-    if cache.exists():
-        return dict(json.loads(cache.read_text())["contracts"])
-    out = subprocess.run(
+    return digest.hexdigest()[:16]
+
+
+def load_contracts() -> dict[str, Any]:
+    """``{name: {"abi": [...], "bytecode": "0x..."}}`` of the test contracts, as shipped in
+    the package (built by ``compile_contracts`` from ``tests/chain``)."""
+    return dict(json.loads(CONTRACTS_FILE.read_text())["contracts"])
+
+
+def compile_contracts(chain_dir: Path | None = None, out: Path | None = None) -> dict[str, Any]:
+    """Compile ``tests/chain/contracts`` with solc-js (needs a checkout and its
+    ``npm install``) and write the result, with the sources' digest, to ``out``."""
+    base = chain_dir or default_chain_dir()
+    done = subprocess.run(
         ["node", str(base / "compile.js")], capture_output=True, text=True, check=False, timeout=120
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"solc-js compile failed: {out.stderr.strip()[:2000]}")
-    cache.parent.mkdir(exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(out.stdout)
-    tmp.replace(cache)
-    return dict(json.loads(out.stdout)["contracts"])
+    if done.returncode != 0:
+        raise DevchainError(f"solc-js compile failed: {done.stderr.strip()[:2000]}")
+    built = json.loads(done.stdout)
+    built["sources_digest"] = sources_digest(base)
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # per process: parallel runs
+        tmp.write_text(json.dumps(built, sort_keys=True, separators=(",", ":")) + "\n")
+        tmp.replace(out)
+    return dict(built["contracts"])
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class LocalChain:
         return self.w3
 
     def deploy(self, deployer: int = 0) -> ChainConfig:
-        self.contracts = compile_contracts(self.chain_dir)
+        self.contracts = load_contracts()
         terminal = self._deploy("Terminal", deployer)
         nexus = self._deploy("Nexus", deployer, terminal)
         self.terminal = self._w3.eth.contract(

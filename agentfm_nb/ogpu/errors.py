@@ -1,69 +1,86 @@
-"""Typed errors of the OpenGPU agent role, and revert decoding from ``.message``/``.data``.
+"""Typed errors of the OpenGPU agent role, named and grouped as the ``ogpu`` SDK's.
 
-Every error carries the data that explains it (addresses, times, statuses, decoded revert) and
-never the signer's key. Reverts are read from the exception's ``.data`` (ABI-encoded
-``Error(string)``, ``Panic(uint256)`` or a custom error matched by selector), falling back to
-``.message`` — never parsed out of ``str(exc)``.
+The SDK's groups are kept (``StateError``, ``PermissionError``, ``VaultError``, ``TxError``,
+``ConfigError``) with its class names, fields and message openings, so ``except`` clauses written
+for it keep working. Every revert error also derives from ``TxRevertedError``, which carries our
+richer data: the function, the decoded revert (string, custom error or panic), the transaction
+hash when one was mined, and whether it was found by simulation. No error carries the key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import enum
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-
 from agentfm_nb.errors import AgentFMError
+from agentfm_nb.ogpu.revert import Revert
 
-_ERROR_STRING = bytes.fromhex("08c379a0")
-_PANIC = bytes.fromhex("4e487b71")
+
+class Role(enum.Enum):
+    """Which role a signer acts as; names the ``<ROLE>_PRIVATE_KEY`` variable (as the SDK)."""
+
+    CLIENT = "client"
+    PROVIDER = "provider"
+    MASTER = "master"
+    AGENT = "agent"
 
 
 class OGPUError(AgentFMError):
     """Base of every OpenGPU agent error."""
 
 
-class ChainConfigError(OGPUError):
+# -- the SDK's groups (abstract) ---------------------------------------------------------------
+class StateError(OGPUError):
+    """The operation is not valid in the current on-chain state."""
+
+
+class PermissionError(OGPUError):  # the SDK's name: shadows the builtin on purpose
+    """The signer is not authorized for the operation."""
+
+
+class VaultError(OGPUError):
+    """Lockup / balance / eligibility checks failed."""
+
+
+class TxError(OGPUError):
+    """Transaction-layer failure: revert fallback, nonce, gas, RPC, receipt timeout."""
+
+
+class ConfigError(OGPUError):
+    """Signer or chain configuration is missing or invalid."""
+
+
+# -- configuration -----------------------------------------------------------------------------
+class ChainConfigError(ConfigError):
     """The chain configuration is incomplete or names an unknown preset."""
 
 
-class MissingSignerError(OGPUError):
-    """No private key was given and the environment variable is unset."""
+class MissingSignerError(ConfigError):
+    """No private key was given and the role's environment variable is unset."""
 
-    def __init__(self, variable: str = "AGENT_PRIVATE_KEY") -> None:
-        super().__init__(
-            f"no agent signer: pass private_key=... or set the {variable} environment variable",
-            code="missing_signer",
-        )
-        self.variable = variable
+    def __init__(self, role: Role | None = Role.AGENT) -> None:
+        self.role = role
+        self.variable = f"{role.value.upper()}_PRIVATE_KEY" if role else None
+        if role is None:
+            text = "No signer provided and no env-var fallback is allowed for this operation."
+        else:
+            text = (
+                f"No signer provided and environment variable {self.variable} is not set. "
+                f"Pass private_key= explicitly or set {self.variable}."
+            )
+        super().__init__(text, code="missing_signer")
 
 
-class InvalidSignerError(OGPUError):
+class InvalidSignerError(ConfigError):
     """The private key is malformed (the message says why, never what it was)."""
 
-    def __init__(self, reason: str, *, source: str) -> None:
-        super().__init__(
-            f"invalid agent private key from {source}: {reason}", code="invalid_signer"
-        )
+    def __init__(self, reason: str, *, source: str = "argument") -> None:
+        super().__init__(f"Invalid signer: {reason} (from {source})", code="invalid_signer")
         self.reason = reason
         self.source = source
 
 
-class ChainConnectionError(OGPUError):
-    """The RPC node cannot be reached or the transport failed."""
-
-    def __init__(self, rpc_url: str, detail: str) -> None:
-        super().__init__(
-            f"cannot reach the chain node at {rpc_url}: {detail}", code="chain_connection"
-        )
-        self.rpc_url = rpc_url
-        self.detail = detail
-
-
-class ChainMismatchError(OGPUError):
+class ChainMismatchError(ConfigError):
     """The node reports another chain id than the configured one; nothing was signed."""
 
     def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
@@ -77,127 +94,86 @@ class ChainMismatchError(OGPUError):
         self.rpc_url = rpc_url
 
 
-@dataclass(frozen=True)
-class Revert:
-    """A decoded revert: a require string, a custom error (name + args) or a panic code."""
+# -- transport / node --------------------------------------------------------------------------
+class TxRpcError(TxError):
+    """The node failed or refused a request in a way no narrower type covers."""
 
-    data: str | None
-    reason: str | None = None
-    error_name: str | None = None
-    error_args: Mapping[str, Any] = field(default_factory=dict)
-    panic_code: int | None = None
-
-    def describe(self) -> str:
-        if self.reason is not None:
-            return repr(self.reason)
-        if self.error_name is not None:
-            args = ", ".join(f"{k}={v!r}" for k, v in self.error_args.items())
-            return f"{self.error_name}({args})"
-        if self.panic_code is not None:
-            return f"panic 0x{self.panic_code:02x}"
-        return f"no reason (data {self.data or '0x'})"
-
-    def matches(self, word: str) -> bool:
-        """True when the require string is ``word`` or ends in ``: word`` (``Task: Expired``)."""
-        if self.reason is None:
-            return False
-        text = self.reason.strip()
-        return text == word or text.endswith(f": {word}") or text.endswith(f":{word}")
+    def __init__(self, reason: str, *, code: str = "rpc") -> None:
+        super().__init__(f"RPC error: {reason}", code=code)
+        self.reason = reason
 
 
-class TxRevertedError(OGPUError):
-    """The call reverts (found by simulation before sending, or by replaying a mined failure)."""
+class ChainConnectionError(TxRpcError):
+    """The RPC node cannot be reached or the transport failed."""
 
-    def __init__(
-        self,
-        function: str,
-        revert: Revert,
-        *,
-        tx_hash: str | None = None,
-        message: str | None = None,
-    ) -> None:
-        where = f" (mined in {tx_hash})" if tx_hash else " (simulated, nothing sent)"
+    def __init__(self, rpc_url: str, detail: str) -> None:
         super().__init__(
-            message or f"{function} reverted: {revert.describe()}{where}", code="reverted"
+            f"cannot reach the chain node at {rpc_url}: {detail}", code="chain_connection"
         )
+        self.rpc_url = rpc_url
+        self.detail = detail
+
+
+class TxSendError(TxRpcError):
+    """The node refused a simulated, signed transaction (e.g. insufficient funds for gas)."""
+
+    def __init__(self, function: str, nonce: int | None, detail: str) -> None:
+        super().__init__(f"{function}: the node refused the transaction: {detail}", code="send")
         self.function = function
-        self.revert = revert
-        self.reason = revert.reason
-        self.error_name = revert.error_name
-        self.error_args = dict(revert.error_args)
-        self.data = revert.data
-        self.tx_hash = tx_hash
+        self.nonce = nonce
+        self.detail = detail
 
 
-class NotAgentError(TxRevertedError):
-    """The signer is not an authorized agent of the provider's principal."""
+class NonceError(TxError):
+    """A nonce collision that could not be recovered automatically."""
 
-    def __init__(
-        self, function: str, revert: Revert, *, principal: str | None, agent: str, **kw: Any
-    ) -> None:
+    def __init__(self, address: str, tried: int, suggested: int) -> None:
         super().__init__(
-            function,
-            revert,
-            message=f"{function}: {agent} is not an agent of principal {principal or '(unknown)'}"
-            " (Terminal.setAgent(agent, true) by the principal is missing or revoked)",
-            **kw,
+            f"Nonce error for {address}: tried {tried}, suggested {suggested}", code="nonce"
         )
-        self.principal = principal
-        self.agent = agent
+        self.address = address
+        self.tried = tried
+        self.suggested = suggested
 
 
-class InsufficientLockupError(TxRevertedError):
-    def __init__(self, function: str, revert: Revert, *, provider: str, source: str, **kw: Any):
-        super().__init__(
-            function,
-            revert,
-            message=f"{function}: provider {provider} lacks the lockup required by source {source}",
-            **kw,
-        )
-        self.provider = provider
-        self.source = source
+class GasError(TxError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Gas error: {reason}", code="gas")
+        self.reason = reason
 
 
-class SourceInactiveError(TxRevertedError):
-    def __init__(self, function: str, revert: Revert, *, source: str, **kw: Any) -> None:
-        super().__init__(function, revert, message=f"{function}: source {source} is inactive", **kw)
-        self.source = source
+class TxReceiptTimeoutError(TxError):
+    """No receipt in time. The transaction was sent and may still be mined (unless
+    ``cancel_hash`` names a cancel that was mined instead)."""
 
-
-class TaskExpiredError(TxRevertedError):
     def __init__(
         self,
-        function: str,
-        revert: Revert,
+        tx_hash: str,
+        timeout: float,
         *,
-        task: str,
-        expiry_time: int | None,
-        chain_time: int | None,
-        **kw: Any,
+        nonce: int | None = None,
+        cancel_hash: str | None = None,
     ) -> None:
-        super().__init__(
-            function,
-            revert,
-            message=f"{function}: task {task} expired at {expiry_time} (chain time {chain_time})",
-            **kw,
+        text = (
+            f"No receipt for transaction {tx_hash} within {timeout:.0f}s — "
+            "the transaction was broadcast and may still be mined"
         )
-        self.task = task
-        self.expiry_time = expiry_time
-        self.chain_time = chain_time
+        if cancel_hash:
+            text += f"; a zero-value cancel {cancel_hash} was sent at nonce {nonce}"
+        elif nonce is not None:
+            text += f" (nonce {nonce} is still tracked and re-sent if it stalls)"
+        super().__init__(text, code="timeout")
+        self.tx_hash = tx_hash
+        self.timeout = timeout
+        self.nonce = nonce
+        self.cancel_hash = cancel_hash
 
 
-class TaskAlreadyFinalizedError(TxRevertedError):
-    def __init__(self, function: str, revert: Revert, *, task: str, status: Any, **kw: Any) -> None:
-        name = getattr(status, "name", status)
-        super().__init__(
-            function, revert, message=f"{function}: task {task} is already {name}", **kw
-        )
-        self.task = task
-        self.status = status
+TxTimeoutError = TxReceiptTimeoutError
 
 
-class TxDroppedError(OGPUError):
-    """A sent transaction vanished from the node without being mined."""
+class TxDroppedError(TxError):
+    """A sent transaction vanished from the node and could not be sent again."""
 
     def __init__(self, tx_hash: str, nonce: int, message: str | None = None) -> None:
         super().__init__(
@@ -209,7 +185,7 @@ class TxDroppedError(OGPUError):
 
 
 class TxReplacedError(TxDroppedError):
-    """Another transaction with the same nonce was mined instead."""
+    """A transaction that is not ours was mined with the same nonce."""
 
     def __init__(self, tx_hash: str, nonce: int) -> None:
         super().__init__(
@@ -220,94 +196,170 @@ class TxReplacedError(TxDroppedError):
         self.code = "replaced"
 
 
-class TxSendError(OGPUError):
-    """The node refused a simulated, signed transaction (e.g. insufficient funds for gas)."""
+# -- reverts -----------------------------------------------------------------------------------
+class TxRevertedError(OGPUError):
+    """Base of every revert (found by simulating before sending, or by replaying a mined
+    failure), whatever SDK group its concrete class belongs to."""
 
-    def __init__(self, function: str, nonce: int | None, detail: str) -> None:
-        super().__init__(f"{function}: the node refused the transaction: {detail}", code="send")
+    def __init__(
+        self, function: str, revert: Revert, message: str, *, tx_hash: str | None = None
+    ) -> None:
+        where = f"mined in {tx_hash}" if tx_hash else "simulated, nothing sent"
+        super().__init__(f"{message} ({function}: {revert.describe()}; {where})", code="reverted")
         self.function = function
-        self.nonce = nonce
-        self.detail = detail
-
-
-class TxTimeoutError(OGPUError):
-    def __init__(self, tx_hash: str, timeout: float) -> None:
-        super().__init__(f"transaction {tx_hash} not mined after {timeout:g} s", code="timeout")
+        self.revert = revert
+        self.reason = revert.reason if revert.reason is not None else revert.describe()
+        self.error_name = revert.error_name
+        self.error_args = dict(revert.error_args)
+        self.data = revert.data
         self.tx_hash = tx_hash
-        self.timeout = timeout
 
 
-def _selector(entry: Mapping[str, Any]) -> bytes:
-    types = ",".join(_canonical(i) for i in entry.get("inputs", []))
-    return keccak(text=f"{entry['name']}({types})")[:4]
+class TxRevertError(TxRevertedError, TxError):
+    """A revert no typed error covers (the SDK's fallback)."""
+
+    def __init__(self, function: str, revert: Revert, *, tx_hash: str | None = None) -> None:
+        super().__init__(
+            function, revert, f"Transaction reverted: {revert.describe()}", tx_hash=tx_hash
+        )
 
 
-def _canonical(param: Mapping[str, Any]) -> str:
-    t = str(param["type"])
-    if t.startswith("tuple"):
-        inner = ",".join(_canonical(c) for c in param.get("components", []))
-        return f"({inner}){t[5:]}"
-    return t
+class _AccountRevert(TxRevertedError):
+    """A revert about one account (the SDK's ``account`` field) with the SDK's message."""
+
+    template = "Account {account}"
+
+    def __init__(
+        self, function: str, revert: Revert, *, account: str, tx_hash: str | None = None
+    ) -> None:
+        super().__init__(function, revert, self.template.format(account=account), tx_hash=tx_hash)
+        self.account = account
 
 
-def _as_bytes(data: Any) -> bytes | None:
-    if data is None:
-        return None
-    if isinstance(data, Mapping):  # some nodes nest it: {"data": "0x..."}
-        data = data.get("data")
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    if isinstance(data, str):
-        text = data[2:] if data.startswith("0x") else data
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            return None
-    return None
+class NotMasterError(_AccountRevert, PermissionError):
+    """``NotMaster``: the signer may not act for the provider's master."""
+
+    template = "Account {account} is not registered as a master"
 
 
-def _readable(param: Mapping[str, Any], value: Any) -> Any:
-    return to_checksum_address(value) if param.get("type") == "address" else value
+class NotProviderError(_AccountRevert, PermissionError):
+    template = "Account {account} is not registered as a provider"
 
 
-def decode_revert_data(data: Any, abi_errors: Iterable[Mapping[str, Any]] = ()) -> Revert:
-    """Decode revert return data against ``Error(string)``, ``Panic`` and the given errors."""
-    raw = _as_bytes(data)
-    hexdata = "0x" + raw.hex() if raw is not None else None
-    if not raw or len(raw) < 4:
-        return Revert(data=hexdata)
-    head, body = raw[:4], raw[4:]
-    try:
-        if head == _ERROR_STRING:
-            (reason,) = abi_decode(["string"], body)
-            return Revert(data=hexdata, reason=str(reason))
-        if head == _PANIC:
-            (code,) = abi_decode(["uint256"], body)
-            return Revert(data=hexdata, panic_code=int(code))
-        for entry in abi_errors:
-            if entry.get("type") == "error" and _selector(entry) == head:
-                inputs = entry.get("inputs", [])
-                values = abi_decode([_canonical(i) for i in inputs], body)
-                args = {
-                    (i.get("name") or f"arg{n}"): _readable(i, v)
-                    for n, (i, v) in enumerate(zip(inputs, values, strict=False))
-                }
-                return Revert(data=hexdata, error_name=str(entry["name"]), error_args=args)
-    except Exception:  # malformed payload: keep the raw data
-        return Revert(data=hexdata)
-    return Revert(data=hexdata)
+class NotEligibleError(_AccountRevert, VaultError):
+    template = "Account {account} is not eligible for this operation"
 
 
-def decode_revert(exc: BaseException, abi_errors: Iterable[Mapping[str, Any]] = ()) -> Revert:
-    """Decode a web3 contract error from its ``.data`` (or ``.message`` when there is no data)."""
-    revert = decode_revert_data(getattr(exc, "data", None), abi_errors)
-    if revert.reason is None and revert.error_name is None and revert.panic_code is None:
-        message = getattr(exc, "message", None)
-        if isinstance(message, str):
-            prefix = "execution reverted"
-            text = message.strip()
-            if text.startswith(prefix):
-                rest = text[len(prefix) :].lstrip(": ").strip()
-                if rest and not rest.startswith("0x"):
-                    return Revert(data=revert.data, reason=rest)
-    return revert
+class NotAgentError(NotMasterError):
+    """``NotMaster`` on an agent call, explained: the signer is not an agent of the principal
+    (found with ``Terminal.masterOf`` and ``isAgentOf``)."""
+
+    def __init__(
+        self,
+        function: str,
+        revert: Revert,
+        *,
+        principal: str | None,
+        agent: str,
+        tx_hash: str | None = None,
+    ) -> None:
+        TxRevertedError.__init__(
+            self,
+            function,
+            revert,
+            f"Account {agent} is not an agent of principal {principal or '(unknown)'}: "
+            "Terminal.setAgent(agent, true) by the principal is missing or revoked",
+            tx_hash=tx_hash,
+        )
+        self.account = agent
+        self.principal = principal
+        self.agent = agent
+
+
+class InsufficientLockupError(TxRevertedError, VaultError):
+    """``InsufficientLockup``: ``account`` (the provider) has ``available`` locked of the
+    ``required`` minimum (0 when the contracts cannot tell)."""
+
+    def __init__(
+        self,
+        function: str,
+        revert: Revert,
+        *,
+        account: str,
+        required: int,
+        available: int,
+        source: str = "",
+        tx_hash: str | None = None,
+    ) -> None:
+        super().__init__(
+            function,
+            revert,
+            f"Account {account} has insufficient lockup: required {required}, "
+            f"available {available}",
+            tx_hash=tx_hash,
+        )
+        self.account = account
+        self.provider = account
+        self.required = required
+        self.available = available
+        self.source = source
+
+
+class SourceInactiveError(TxRevertedError, StateError):
+    def __init__(
+        self, function: str, revert: Revert, *, source: str, tx_hash: str | None = None
+    ) -> None:
+        super().__init__(
+            function,
+            revert,
+            f"Source {source} is inactive and cannot accept tasks",
+            tx_hash=tx_hash,
+        )
+        self.source = source
+
+
+class TaskExpiredError(TxRevertedError, StateError):
+    def __init__(
+        self,
+        function: str,
+        revert: Revert,
+        *,
+        task: str,
+        expiry: int | None,
+        chain_time: int | None,
+        tx_hash: str | None = None,
+    ) -> None:
+        super().__init__(
+            function,
+            revert,
+            f"Task {task} expired at unix timestamp {expiry} (chain time {chain_time})",
+            tx_hash=tx_hash,
+        )
+        self.task = task
+        self.expiry = expiry
+        self.chain_time = chain_time
+
+    @property
+    def expiry_time(self) -> int | None:
+        return self.expiry
+
+
+class TaskAlreadyFinalizedError(TxRevertedError, StateError):
+    def __init__(
+        self,
+        function: str,
+        revert: Revert,
+        *,
+        task: str,
+        status: Any,
+        tx_hash: str | None = None,
+    ) -> None:
+        name = getattr(status, "name", status)
+        super().__init__(
+            function,
+            revert,
+            f"Task {task} is already finalized (status {name})",
+            tx_hash=tx_hash,
+        )
+        self.task = task
+        self.status = status

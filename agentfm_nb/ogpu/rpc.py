@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -9,11 +10,17 @@ from typing import Any, TypeVar
 
 import requests
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ProviderConnectionError
+from web3.exceptions import ContractLogicError, ProviderConnectionError, Web3Exception
 
 from agentfm_nb.ogpu.abi import NEXUS_ABI, SOURCE_ABI, TASK_ABI, TERMINAL_ABI
 from agentfm_nb.ogpu.chain import ChainConfig
-from agentfm_nb.ogpu.errors import ChainConnectionError, ChainMismatchError
+from agentfm_nb.ogpu.errors import (
+    ChainConnectionError,
+    ChainMismatchError,
+    TxRevertError,
+    TxRpcError,
+)
+from agentfm_nb.ogpu.revert import decode_revert
 
 T = TypeVar("T")
 
@@ -22,6 +29,12 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     requests.Timeout,
     ProviderConnectionError,
     ConnectionError,
+)
+# Anything else web3 or the HTTP stack raises: the node answered, but not usefully.
+_NODE_ERRORS: tuple[type[BaseException], ...] = (
+    Web3Exception,
+    requests.RequestException,
+    json.JSONDecodeError,
 )
 
 
@@ -55,16 +68,28 @@ class Connection:
 
     @contextmanager
     def transport(self) -> Iterator[None]:
-        """Map transport failures to ``ChainConnectionError`` (contract errors pass through)."""
+        """Map transport failures to ``ChainConnectionError`` and every other web3 or HTTP
+        error to ``TxRpcError``; contract reverts pass through for the caller to decode. No
+        raw web3 exception leaves this block."""
         try:
             yield
+        except ContractLogicError:
+            raise
         except _TRANSPORT_ERRORS as exc:
             self._verified = False  # a reconnect may reach another node: check its chain again
             raise ChainConnectionError(self.chain.rpc_url, type(exc).__name__) from None
+        except _NODE_ERRORS as exc:
+            message = getattr(exc, "message", None)
+            detail = message if isinstance(message, str) else type(exc).__name__
+            raise TxRpcError(detail) from None
 
-    def call(self, fn: Callable[[], T]) -> T:
-        with self.transport():
-            return fn()
+    def call(self, fn: Callable[[], T], what: str = "call") -> T:
+        """A read: a revert (e.g. no contract at the address) becomes ``TxRevertError``."""
+        try:
+            with self.transport():
+                return fn()
+        except ContractLogicError as exc:
+            raise TxRevertError(what, decode_revert(exc)) from None
 
     def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         """Send raw JSON-RPC requests in one HTTP round trip; one raw response per request, in

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
-from agentfm_nb.ogpu.errors import InvalidSignerError, MissingSignerError
+from agentfm_nb.ogpu.errors import InvalidSignerError, MissingSignerError, Role
 
 ENV_VAR = "AGENT_PRIVATE_KEY"
+KeyLike = str | LocalAccount  # hex text, or an account object as the ogpu SDK accepts
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -22,7 +24,16 @@ class Signer:
 
     __slots__ = ("_account", "address")
 
-    def __init__(self, private_key: str, *, source: str = "argument") -> None:
+    def __init__(self, private_key: KeyLike, *, source: str = "argument") -> None:
+        if isinstance(private_key, LocalAccount):
+            self._account: LocalAccount = private_key
+            self.address: str = private_key.address
+            return
+        if not isinstance(private_key, str):
+            raise InvalidSignerError(
+                f"expected hex text or a LocalAccount, got {type(private_key).__name__}",
+                source=source,
+            )
         text = private_key.strip()
         body = text[2:] if text[:2].lower() == "0x" else text
         if not _HEX64.fullmatch(body):
@@ -47,21 +58,21 @@ class Signer:
             # the key) must not even ride along as __context__
             raise InvalidSignerError("rejected by eth-account", source=source)
         self._account = account
-        self.address: str = account.address
+        self.address = account.address
 
     @classmethod
     def resolve(
-        cls, private_key: str | None = None, *, environ: Mapping[str, str] | None = None
+        cls, private_key: KeyLike | None = None, *, environ: Mapping[str, str] | None = None
     ) -> Signer:
         """Use ``private_key`` when given, else ``AGENT_PRIVATE_KEY``; raise when neither."""
         if private_key is not None:
-            if not private_key.strip():
+            if isinstance(private_key, str) and not private_key.strip():
                 raise InvalidSignerError("the private_key argument is empty", source="argument")
             return cls(private_key, source="argument")
         env = os.environ if environ is None else environ
         value = env.get(ENV_VAR)
         if value is None or not value.strip():
-            raise MissingSignerError(ENV_VAR)
+            raise MissingSignerError(Role.AGENT)
         return cls(value, source=f"${ENV_VAR}")
 
     def sign_transaction(self, tx: Mapping[str, Any]) -> bytes:

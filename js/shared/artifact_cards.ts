@@ -21,21 +21,21 @@ export type ArtifactFetch = (key: string) => Promise<Blob | null>;
 
 export const ARTIFACT_CSS = `
 .afm-arts { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0; }
-.afm-art { border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px; padding: 4px 6px;
-  background: var(--jp-layout-color1, #fff); color: var(--jp-ui-font-color1, #222);
+.afm-art { border: 1px solid var(--jp-border-color2, GrayText); border-radius: 4px; padding: 4px 6px;
+  background: var(--jp-layout-color1, Canvas); color: var(--jp-ui-font-color1, CanvasText);
   width: 220px; max-width: 100%; box-sizing: border-box; display: flex; flex-direction: column; gap: 3px; }
 .afm-art-head { display: flex; gap: 6px; align-items: baseline; min-width: 0; }
 .afm-art-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; flex: 1; }
-.afm-art-size { color: var(--jp-ui-font-color2, #555); font-size: 11px; white-space: nowrap; }
+.afm-art-size { color: var(--jp-ui-font-color2, GrayText); font-size: 11px; white-space: nowrap; }
 .afm-art pre { margin: 0; max-height: 96px; overflow: auto; font-size: 11px; white-space: pre-wrap;
-  word-break: break-word; background: var(--jp-layout-color2, #f0f0f0); color: inherit; padding: 3px; }
+  word-break: break-word; background: var(--jp-layout-color2, Canvas); color: inherit; padding: 3px; }
 .afm-art img { max-width: 100%; max-height: 120px; object-fit: contain; align-self: flex-start; }
 .afm-art-actions { display: flex; gap: 4px; }
 .afm-art-actions button { font: inherit; font-size: 11px; padding: 1px 6px; cursor: pointer;
-  border: 1px solid var(--jp-border-color1, #999); border-radius: 3px;
-  background: var(--jp-layout-color2, #eee); color: var(--jp-ui-font-color1, #222); }
+  border: 1px solid var(--jp-border-color1, GrayText); border-radius: 3px;
+  background: var(--jp-layout-color2, ButtonFace); color: var(--jp-ui-font-color1, CanvasText); }
 .afm-art-actions button:disabled { opacity: .55; cursor: default; }
-.afm-art-actions button:focus-visible { outline: 2px solid var(--jp-brand-color1, #1976d2); outline-offset: 1px; }
+.afm-art-actions button:focus-visible { outline: 2px solid var(--jp-brand-color1, Highlight); outline-offset: 1px; }
 `;
 
 function dataUrlToBlob(url: string): Blob {

@@ -51,6 +51,14 @@ def world_base(local_chain: LocalChain) -> World:
     )
 
 
+def _clean_pool(chain: LocalChain) -> None:
+    """``evm_revert`` keeps the transaction pool: a transaction a test left queued would sit
+    in front of the next test's nonces. Drop them all and check the pool is empty."""
+    chain.rpc("anvil_dropAllTransactions")
+    status = chain.rpc("txpool_status")
+    assert (int(status["pending"], 16), int(status["queued"], 16)) == (0, 0), status
+
+
 @pytest.fixture
 def world(world_base: World) -> Iterator[World]:
     snap = world_base.chain.snapshot()
@@ -60,6 +68,7 @@ def world(world_base: World) -> Iterator[World]:
     finally:
         world_base.chain.set_automine(True)
         world_base.chain.revert(snap)
+        _clean_pool(world_base.chain)
         nonces.reset_all()
 
 

@@ -10,10 +10,17 @@ from agentfm_nb.ogpu.agent import Agent, Environment, SourceStatus, TaskStatus
 from agentfm_nb.ogpu.errors import (
     InsufficientLockupError,
     NotAgentError,
+    NotEligibleError,
+    NotMasterError,
+    NotProviderError,
+    PermissionError,
     SourceInactiveError,
+    StateError,
     TaskAlreadyFinalizedError,
     TaskExpiredError,
+    TxError,
     TxRevertedError,
+    VaultError,
 )
 from agentfm_nb.ogpu.events import Attempted, Registered, TaskStatusChanged
 
@@ -80,8 +87,13 @@ def test_unauthorized_agent_is_refused_before_sending(world: World) -> None:
     with pytest.raises(NotAgentError) as info:
         stranger.register_to(world.source, world.provider, 1)
     err = info.value
-    assert err.principal == world.master and err.agent == stranger.address
-    assert err.error_name == "NotAgent" and err.tx_hash is None
+    # the chain says only "NotMaster" (a string, as the published Nexus); the principal comes
+    # from Terminal.masterOf and isAgentOf
+    assert err.reason == "NotMaster" and err.error_name is None
+    assert err.principal == world.master and err.agent == err.account == stranger.address
+    assert isinstance(err, NotMasterError) and isinstance(err, PermissionError)
+    assert not isinstance(err, TxError) and err.tx_hash is None
+    assert err.message.startswith(f"Account {stranger.address} is not an agent of principal")
     assert _nonce(world, stranger.address) == before  # simulated only: no gas spent
 
 
@@ -100,8 +112,18 @@ def test_insufficient_lockup(world: World) -> None:
     rich = world.chain.publish_source(min_lockup=MIN_LOCKUP * 10)
     with pytest.raises(InsufficientLockupError) as info:
         agent.register_to(rich, world.provider, Environment.AMD)
-    assert (info.value.provider, info.value.source) == (world.provider, rich)
-    assert info.value.reason == "InsufficientLockup"
+    err = info.value
+    assert (err.account, err.required, err.available) == (
+        world.provider,
+        MIN_LOCKUP * 10,
+        MIN_LOCKUP,
+    )
+    assert err.source == rich and err.reason == "InsufficientLockup"
+    assert isinstance(err, VaultError)
+    assert err.message.startswith(
+        f"Account {world.provider} has insufficient lockup: required {MIN_LOCKUP * 10}, "
+        f"available {MIN_LOCKUP}"
+    )
 
 
 def test_inactive_source(world: World) -> None:
@@ -124,9 +146,10 @@ def test_expired_task(world: World) -> None:
     with pytest.raises(TaskExpiredError) as info:
         agent.attempt(task, world.provider, 1)
     err = info.value
-    assert err.task == task and err.expiry_time == expiry
+    assert err.task == task and err.expiry == err.expiry_time == expiry
     assert err.chain_time is not None and err.chain_time > expiry
-    assert err.reason == "Expired"
+    assert err.reason == "Expired" and isinstance(err, StateError)
+    assert err.message.startswith(f"Task {task} expired at unix timestamp {expiry}")
 
 
 def test_finalized_task(world: World) -> None:
@@ -139,24 +162,27 @@ def test_finalized_task(world: World) -> None:
     assert info.value.reason == "Task: AlreadyFinalized"
 
 
-def test_custom_error_revert_is_decoded(world: World) -> None:
-    agent = _registered(world)
-    task = world.chain.publish_task(world.source, payment=1000)
-    with pytest.raises(TxRevertedError) as info:
-        agent.attempt(task, world.provider, 5000)
-    err = info.value
-    assert type(err) is TxRevertedError
-    assert err.error_name == "PaymentTooHigh"
-    assert err.error_args == {"task": task, "suggestedPayment": 5000, "payment": 1000}
-    assert err.data is not None and err.data.startswith("0x")
-    assert "PaymentTooHigh" in err.message
-
-
-def test_unknown_require_string_is_a_general_revert(world: World) -> None:
+def test_require_strings_map_to_the_sdk_types(world: World) -> None:
     agent = Agent(world.config, world.agent_key)
-    with pytest.raises(TxRevertedError) as info:  # never registered: NotProvider
+    with pytest.raises(NotProviderError) as info:  # never registered
         agent.unregister_from(world.source, world.provider)
-    assert info.value.reason == "NotProvider" and info.value.error_name is None
+    assert info.value.reason == "NotProvider" and info.value.account == world.provider
+    assert isinstance(info.value, PermissionError) and info.value.error_name is None
+    task = world.chain.publish_task(world.source)
+    with pytest.raises(NotEligibleError) as info2:  # attempt for a provider not registered
+        agent.attempt(task, world.provider, 1)
+    assert info2.value.reason == "NotEligible" and info2.value.account == world.provider
+    assert isinstance(info2.value, VaultError) and isinstance(info2.value, TxRevertedError)
+
+
+def test_provider_without_a_master_is_a_plain_not_master_error(world: World) -> None:
+    """No principal to name (``masterOf`` is zero): the SDK's NotMasterError, not ours."""
+    agent = Agent(world.config, world.agent_key)
+    orphan = world.chain.dev_address(6)
+    with pytest.raises(NotMasterError) as info:
+        agent.register_to(world.source, orphan, 1)
+    assert type(info.value) is NotMasterError and info.value.account == world.agent
+    assert info.value.message.startswith(f"Account {world.agent} is not registered as a master")
 
 
 def test_mined_failure_is_replayed_for_its_reason(world: World) -> None:

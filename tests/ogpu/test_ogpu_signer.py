@@ -158,7 +158,7 @@ def test_key_absent_from_reprs_logs_and_errors(
     seen += [repr(pending), repr(pending.wait(10)), repr(list(agent.recent))]
     errors: list[BaseException] = []
     for call in (
-        lambda: agent.attempt(task, world.provider, 10**9),  # custom error
+        lambda: agent.unregister_from(world.source, world.chain.dev_address(6)),  # NotMaster
         lambda: Agent(world.config.replace(chain_id=1), key).attempt(task, world.provider, 1),
         lambda: Signer(key + "00"),
         lambda: Signer(key[:-1] + "g"),

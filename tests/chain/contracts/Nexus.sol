@@ -6,8 +6,9 @@ import "./Source.sol";
 import "./Task.sol";
 
 /// Test double of the OpenGPU Nexus with the published signatures, events and revert reasons.
-/// The authorization check (caller is the provider's master or an agent of it) reverts with
-/// the custom error NotAgent; an over-budget attempt reverts with PaymentTooHigh.
+/// Like the published contracts it declares no custom errors for protocol checks: every check
+/// reverts with a require string. A caller that is neither the provider's master nor an agent
+/// of it gets "NotMaster"; the suggested payment is advisory and not checked.
 contract Nexus {
     event Registered(address provider, uint256 registrantId, address source, uint8 preferredEnvironment);
     event Attempted(address task, address provider, uint256 suggestedPayment);
@@ -16,9 +17,6 @@ contract Nexus {
     event SourcePublished(address source);
     event SourceStatusChanged(address source, uint8 status);
     event ResponseSubmitted(address response, address task);
-
-    error NotAgent(address principal, address agent);
-    error PaymentTooHigh(address task, uint256 suggestedPayment, uint256 payment);
 
     uint8 private constant ATTEMPTED = 1;
     uint8 private constant CANCELED = 3;
@@ -85,10 +83,9 @@ contract Nexus {
         uint8 status = t.getStatus();
         require(status != FINALIZED && status != CANCELED, "Task: AlreadyFinalized");
         require(status != EXPIRED && block.timestamp <= t.getExpiryTime(), "Expired");
-        (address source, , , uint256 payment) = t.taskParams();
+        (address source, , , ) = t.taskParams();
         require(Source(source).getStatus() == 0, "SourceInactive");
         require(registrantIdOf[source][provider] != 0, "NotEligible");
-        if (suggestedPayment > payment) revert PaymentTooHigh(task, suggestedPayment, payment);
         t.recordAttempt();
         emit Attempted(task, provider, suggestedPayment);
         if (status != ATTEMPTED) {
@@ -99,8 +96,6 @@ contract Nexus {
 
     function _authorize(address provider) private view {
         address master = terminal.masterOf(provider);
-        if (msg.sender != master && !terminal.isAgentOf(master, msg.sender)) {
-            revert NotAgent(master, msg.sender);
-        }
+        require(msg.sender == master || terminal.isAgentOf(master, msg.sender), "NotMaster");
     }
 }
