@@ -53,7 +53,9 @@ async def await_zip(artifacts_dir: Path, task_id: str, timeout: float) -> Path:
 def _safe_member_path(dest: Path, name: str) -> Path:
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or (pure.parts and pure.parts[0].endswith(":")) or name.startswith("/"):
-        raise ArtifactError(f"artifact zip holds an absolute path: {name!r}", code="zip_slip")
+        raise ArtifactError(
+            f"artifact zip entry escapes its folder (absolute path): {name!r}", code="zip_slip"
+        )
     if ".." in pure.parts:
         raise ArtifactError(f"artifact zip escapes its folder: {name!r}", code="zip_slip")
     target = (dest / Path(*pure.parts)).resolve() if pure.parts else dest
