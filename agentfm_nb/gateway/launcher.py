@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 import weakref
@@ -22,6 +21,7 @@ import psutil
 
 from agentfm_nb.errors import AgentFMError, GatewayConnectionError
 from agentfm_nb.gateway._process import free_port, kill_tree, pdeathsig_preexec
+from agentfm_nb.mesh.artifacts import scratch_path
 
 Backend = Literal["auto", "agentfm", "embedded"]
 
@@ -295,10 +295,10 @@ class LocalMeshGateway:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log_path = self.log_file
             return self.log_file.open("ab")
-        fd, name = tempfile.mkstemp(prefix="agentfm-gateway-", suffix=".log")
-        self._log_path = Path(name)
+        # in the one swept scratch folder: a killed kernel's log goes with the next launch
+        self._log_path = scratch_path("gateway", ".log")
         self._temp_logs.append(self._log_path)
-        return os.fdopen(fd, "wb")
+        return self._log_path.open("wb")
 
     def _launch(self, port: int) -> None:
         cmd = self.argv(port)

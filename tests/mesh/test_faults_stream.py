@@ -24,6 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agentfm_nb.gateway import LocalMeshGateway
+
 SENTINELS = ("[AGENTFM: NO_FILES]", "[AGENTFM: FILES_INCOMING]")
 # worker/sandbox.go:executePodman writes this (Go's ExitError text follows) before the sentinel
 SANDBOX = "\u26a0\ufe0f  Sandbox exited: "
@@ -231,7 +232,12 @@ async def test_agent_traceback_reaches_the_client_in_band(faults: FaultMesh) -> 
         # traceback arrives where the agent wrote it, then the exit line, a blank and the sentinel
         assert lines[:3] == [f"started {t}", "partial 1", "Traceback (most recent call last):"]
         assert any("in deep" in line for line in lines)
-        assert lines[-4:] == [f"RuntimeError: boom {t}", SANDBOX + "exit status 1", "", SENTINELS[0]]
+        assert lines[-4:] == [
+            f"RuntimeError: boom {t}",
+            SANDBOX + "exit status 1",
+            "",
+            SENTINELS[0],
+        ]
         await wait_idle(http, peer)
 
 

@@ -9,6 +9,7 @@ import pytest
 from _runtime_support import command_worker, peer, pid_alive, running_mesh
 
 from agentfm_nb.mesh.config import WorkerSpec
+from agentfm_nb.mesh.taskrun import SANDBOX_EXITED as SANDBOX
 
 # prints its own pid and a grandchild's pid, then blocks forever
 FAMILY = """
@@ -39,7 +40,7 @@ async def test_non_zero_exit_ends_cleanly_with_the_code(tmp_path: Path) -> None:
         async with mesh.open_task(peer(mesh, "Bad"), "x", "bad1") as run:
             lines = [line async for line in run.lines()]
         # stderr shares the stream, then the real worker's exit line
-        want = ["partial output", "something went wrong", "\u26a0\ufe0f  Sandbox exited: exit status 3"]
+        want = ["partial output", "something went wrong", SANDBOX + "exit status 3"]
         assert lines == want, (run.status, run.error)
         assert run.status == "error" and run.exit_code == 3
         assert run.error is not None and "code 3" in run.error
@@ -56,7 +57,7 @@ async def test_crash_by_signal_mid_stream(tmp_path: Path) -> None:
     async with running_mesh(tmp_path, command_worker(tmp_path, "Crash", script)) as mesh:
         async with mesh.open_task(peer(mesh, "Crash"), "x", "crash1") as run:
             lines = [line async for line in run.lines()]
-        assert lines == ["before crash", "\u26a0\ufe0f  Sandbox exited: signal: segmentation fault"]
+        assert lines == ["before crash", SANDBOX + "signal: segmentation fault"]
         assert run.status == "error" and run.error is not None and "SIGSEGV" in run.error
 
 
@@ -137,7 +138,7 @@ async def test_mesh_close_kills_running_agents(tmp_path: Path) -> None:
         await mesh.aclose()
         rest = [line async for line in it]
         # the real worker's shutdown kills the sandbox: its exit line still reaches the client
-        assert rest in (["\u26a0\ufe0f  Sandbox exited: signal: killed"], ["working", "\u26a0\ufe0f  Sandbox exited: signal: killed"])
+        assert rest in ([SANDBOX + "signal: killed"], ["working", SANDBOX + "signal: killed"])
         assert run.status == "error" and run.error == "gateway shutting down"
         assert await _wait_gone(*pids)
         await run.__aexit__(None, None, None)

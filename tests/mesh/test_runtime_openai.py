@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agentfm_nb.mesh.config import WorkerSpec
+from agentfm_nb.mesh.taskrun import SANDBOX_EXITED as SANDBOX
 
 SEEN: list[dict[str, Any]] = []
 GATE: dict[str, asyncio.Event] = {}
@@ -113,7 +114,7 @@ async def test_upstream_http_error_is_a_task_error(tmp_path: Path, upstream: str
     async with running_mesh(tmp_path, _llm(upstream, "broken")) as mesh:
         async with mesh.open_task(peer(mesh, "LLM broken"), "x", "up3") as run:
             lines = [line async for line in run.lines()]
-        assert lines[-1] == "\u26a0\ufe0f  Sandbox exited: exit status 1" and "model exploded" in lines[0]
+        assert lines[-1] == SANDBOX + "exit status 1" and "model exploded" in lines[0]
         assert run.status == "error"
         assert "HTTP 500" in (run.error or "") and "model exploded" in (run.error or "")
 

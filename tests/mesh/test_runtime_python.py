@@ -12,6 +12,8 @@ import _runtime_pyagents as agents
 import pytest
 from _runtime_support import peer, python_worker, running_mesh
 
+from agentfm_nb.mesh.taskrun import SANDBOX_EXITED as SANDBOX
+
 MOD = "_runtime_pyagents"
 
 
@@ -73,7 +75,7 @@ async def test_exception_becomes_error_status(tmp_path: Path) -> None:
         async with mesh.open_task(peer(mesh, "Boom"), "", "boom1") as run:
             lines = [line async for line in run.lines()]
         # as a containerised python agent's stderr and the real worker's exit line read
-        assert lines == ["before", "RuntimeError: agent blew up", "\u26a0\ufe0f  Sandbox exited: exit status 1"]
+        assert lines == ["before", "RuntimeError: agent blew up", SANDBOX + "exit status 1"]
         assert run.status == "error" and "RuntimeError: agent blew up" in (run.error or "")
 
 
@@ -110,7 +112,7 @@ async def test_async_agent_timeout(tmp_path: Path) -> None:
     spec = python_worker("Hang", f"{MOD}:hang", timeout_s=0.3)
     async with running_mesh(tmp_path, spec) as mesh:
         async with mesh.open_task(peer(mesh, "Hang"), "", "hang1") as run:
-            assert [line async for line in run.lines()] == ["\u26a0\ufe0f  Sandbox exited: signal: killed"]
+            assert [line async for line in run.lines()] == [SANDBOX + "signal: killed"]
         assert run.status == "error" and run.error == "timed out after 0.3s" and run.timed_out
         assert mesh.lookup(peer(mesh, "Hang")).current_tasks == 0  # type: ignore[union-attr]
 

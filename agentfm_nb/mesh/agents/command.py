@@ -93,15 +93,16 @@ class CommandAgent:
             asyncio.ensure_future(_feed_stdin(proc, prompt.encode("utf-8", "surrogateescape"))),
             asyncio.ensure_future(_end_with_agent(proc, tag)),
         ]
-        last = b""
+        prev = last = b""  # two reads: ``print`` may write a line's text and its newline apart
         try:
             read = proc.stdout.read
             while chunk := await read(READ_SIZE):
-                last = chunk
+                prev, last = last, chunk
                 yield chunk
             code = await proc.wait()
             if code != 0:
-                message = exit_message(code, last[-STDERR_TAIL:].decode("utf-8", "replace"))
+                tail = (prev[-STDERR_TAIL:] + last)[-STDERR_TAIL:]
+                message = exit_message(code, tail.decode("utf-8", "replace"))
                 raise AgentError(message, exit_code=code, exit=exit_text(code))
         finally:
             for task in helpers:

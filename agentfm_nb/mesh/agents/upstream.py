@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -32,13 +33,21 @@ class OpenAIUpstreamAgent:
         api_key_env: str | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        parts = urlsplit(self.url)
-        # ``user:password@`` in base_url: sent by httpx as Basic auth, never shown to clients
-        self._userinfo = tuple(unquote(p) for p in (parts.username, parts.password) if p) + tuple(
-            p for p in (parts.username, parts.password) if p
-        )
-        self.safe_url = _USERINFO.sub(r"\1***@", self.url)
+        full = base_url.rstrip("/") + "/chat/completions"
+        parts = urlsplit(full)
+        # ``user:password@`` in base_url is Basic auth (unless a key is configured: Bearer wins);
+        # it is kept out of the URL we use, show or put in messages
+        self._basic: tuple[str, str] | None = None
+        secrets: list[str] = []
+        if parts.username is not None or parts.password is not None:
+            user, password = unquote(parts.username or ""), unquote(parts.password or "")
+            self._basic = (user, password)
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            secrets += [password, parts.password or "", token, f"{user}:{password}"]
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self._secrets = tuple(s for s in secrets if s)
+        self.url = urlunsplit(parts)
+        self.safe_url = self.url
         self.model = model
         self.api_key_env = api_key_env
         self._timeout = httpx.Timeout(connect=connect_timeout, read=None, write=30.0, pool=None)
@@ -60,10 +69,13 @@ class OpenAIUpstreamAgent:
     def _scrub(self, text: str) -> str:
         """Text bound for a client with the key and the URL's ``user:password@`` taken out."""
         key = self._key()
-        for secret in (key, *self._userinfo):
+        for secret in (key, *self._secrets):
             if secret and len(secret) >= 4:
                 text = text.replace(secret, "***")
         return _USERINFO.sub(r"\1***@", text)
+
+    def _auth(self) -> tuple[str, str] | None:
+        return None if self._key() else self._basic
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -83,7 +95,7 @@ class OpenAIUpstreamAgent:
         ends_line = True
         try:
             async with self._http().stream(
-                "POST", self.url, json=body, headers=self._headers()
+                "POST", self.url, json=body, headers=self._headers(), auth=self._auth()
             ) as resp:
                 if resp.status_code >= 400:
                     raw = await resp.aread()
