@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "agentfm_nb.cli.export",
     "agentfm_nb.cli.quickstart",
     "agentfm_nb.cli.client",
+    "agentfm_nb.cli.devchain",
 )
 
 

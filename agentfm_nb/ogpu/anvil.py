@@ -55,7 +55,8 @@ def _in_node_modules(prefix: Path) -> Path:
 
 
 def _checkout_prefix() -> Path:
-    return Path(__file__).resolve().parents[2] / "tests" / "chain"
+    env = os.environ.get("AGENTFM_NB_CHAIN_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "tests" / "chain"
 
 
 def find_anvil(chain_dir: Path | None = None) -> Path:
@@ -112,8 +113,14 @@ def install_anvil(
     except subprocess.TimeoutExpired:
         raise DevchainError(f"npm install {ANVIL_PACKAGE} took longer than {timeout:g} s") from None
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise DevchainError(f"npm install {ANVIL_PACKAGE}@{version} failed: {last}")
+        lines = [
+            line.removeprefix("npm error").strip()
+            for line in out.stderr.splitlines()
+            if line.strip() and "complete log" not in line and " code " not in f" {line} "
+        ]
+        raise DevchainError(
+            f"npm install {ANVIL_PACKAGE}@{version} failed: {(lines or ['(no output)'])[0]}"
+        )
     binary = _in_node_modules(target)
     if not binary.is_file():
         raise DevchainError(

@@ -50,12 +50,29 @@ _ACTIONS = {
 }
 
 
+def _state_text(record: TxRecord) -> str:
+    """What happened at this nonce, in words: a stall, a fee-bumped re-send or a replacement
+    by another transaction shows as such, not as a plain pending/failed row."""
+    if record.state == "resent":
+        return f"stalled, re-sent ×{record.resends} with higher fees"
+    if record.state == "stalled":
+        return "stalled (known to the node, not mined)"
+    if record.state == "replaced":
+        return "replaced (another transaction took the nonce)"
+    if record.state == "mined" and record.resends:
+        return f"mined after {record.resends} re-send(s)"
+    return record.state
+
+
 def _tx_dict(record: TxRecord) -> dict[str, Any]:
     return {
+        "id": record.rid,
         "function": record.function,
         "tx_hash": record.tx_hash,
+        "hashes": list(record.hashes),
         "nonce": record.nonce,
-        "state": record.state,
+        "state": _state_text(record),
+        "resends": record.resends,
         "block_number": record.block_number,
         "gas_used": record.gas_used,
         "error": record.error,
@@ -154,7 +171,8 @@ class AgentConsole(anywidget.AnyWidget):
     def _on_tx(self, record: TxRecord) -> None:
         row = _tx_dict(record)
         with self._state_lock:
-            rest = [t for t in self.txs if t["tx_hash"] != record.tx_hash]
+            # one row per sent call: a re-send changes the hash, not the row
+            rest = [t for t in self.txs if t.get("id") != record.rid]
             self.txs = [row, *rest][:50]
 
     # -- the form: prepare (simulate) → confirm (send) -------------------------------------------

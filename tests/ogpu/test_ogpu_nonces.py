@@ -9,6 +9,7 @@ from ogpu_world import World
 
 from agentfm_nb.ogpu import agent as ogpu_agent
 from agentfm_nb.ogpu.agent import Agent
+from agentfm_nb.ogpu.console import AgentConsole
 from agentfm_nb.ogpu.errors import (
     TxDroppedError,
     TxError,
@@ -80,6 +81,9 @@ def test_transaction_queued_for_good_is_resent_with_bumped_fees(world: World) ->
     assert world.chain.w3 is not None
     eth = world.chain.w3.eth
     agent.nonces.stall_after = 0.5
+    console = AgentConsole(agent, follow=False)
+    states: list[str] = []
+    agent.add_listener(lambda record: states.append(record.state))
     k = _hold_next_nonce(agent)
     pending = agent.submit_attempt(task, world.provider, 4242)
     assert pending.nonce == k + 1
@@ -94,6 +98,11 @@ def test_transaction_queued_for_good_is_resent_with_bumped_fees(world: World) ->
     assert receipt.ok and receipt.nonce == k + 1 and receipt.resends == 1
     assert receipt.tx_hash != stuck and pending.record.hashes == [stuck, receipt.tx_hash]
     assert pending.record.state == "mined" and pending.record.resends == 1
+    assert states == ["pending", "resent", "mined"]
+    # one row for the call, following its nonce across hashes
+    (row,) = [t for t in console.txs if t["nonce"] == k + 1]
+    assert row["state"] == "mined after 1 re-send(s)" and row["hashes"] == [stuck, receipt.tx_hash]
+    console.close()
     sent = eth.get_transaction(receipt.tx_hash)
     assert sent["maxPriorityFeePerGas"] > eth.get_transaction(stuck)["maxPriorityFeePerGas"]
     att = receipt.event("Attempted")
