@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from IPython.core.magic_arguments import MagicArgumentParser
-
 
 def plain_help(text: str) -> str:
     """Undo the reST framing of IPython's help formatter.
@@ -19,10 +17,3 @@ def plain_help(text: str) -> str:
         end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
         lines[:end] = [line[2:] if line.startswith("  ") else line for line in lines[:end]]
     return "\n".join(lines)
-
-
-class PlainHelpParser(MagicArgumentParser):
-    """A magic's argument parser whose ``format_help`` (and so ``-h``) is plain text."""
-
-    def format_help(self) -> str:
-        return plain_help(super().format_help())

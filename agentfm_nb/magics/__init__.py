@@ -2,7 +2,8 @@
 
 ``%load_ext agentfm_nb`` registers one line+cell magic; the first word picks the subcommand
 (``connect``, ``gateway start|stop|status``, ``workers``, ``chat``, ``scatter``, ``run``,
-``help``). Errors are raised as ``UsageError`` so IPython shows one line, never a traceback.
+``help``). ``%ogpu`` (the OpenGPU agent) runs on the same registry: every failure of either is
+raised as one ``UsageError`` line, so IPython shows no traceback and a headless run fails.
 """
 
 from __future__ import annotations
@@ -12,18 +13,8 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from agentfm_nb.errors import AgentFMError, GatewayConnectionError
 from agentfm_nb.magics import chat, connect, gateway, scatter, workers
-from agentfm_nb.magics._commands import (
-    COMMANDS,
-    describe,
-    group_help,
-    overview,
-    parse,
-    resolve,
-    split_line,
-    wants_help,
-)
+from agentfm_nb.magics._commands import AGENTFM, COMMANDS
 from agentfm_nb.magics._session import stop_session_gateway
 
 _ = (chat, connect, gateway, scatter, workers)  # imported for their @command registrations
@@ -41,39 +32,7 @@ class AgentFMMagics(Magics):
 
 def run_magic(shell: Any, line: str, cell: str | None = None) -> Any:
     """Dispatch one ``%agentfm`` / ``%%agentfm`` invocation."""
-    tokens = split_line(line)
-    if not tokens or tokens[0] in ("help", "-h", "--help"):
-        topic, _rest = resolve(tokens[1:])
-        if topic is not None:
-            print(topic.help())
-        elif tokens[1:2] == ["gateway"]:
-            print(group_help("gateway"))
-        else:
-            print(overview())
-        return None
-    if tokens[0] == "connect":
-        connect.refuse_literal_key(tokens[1:], cmd="connect")
-    cmd, argv = resolve(tokens)
-    if cmd is None:
-        if tokens[0] == "gateway":
-            if wants_help(tokens[1:]):
-                print(group_help("gateway"))
-                return None
-            raise UsageError("%agentfm gateway: say start, stop or status (see %agentfm help)")
-        raise UsageError(f"%agentfm: unknown subcommand {tokens[0]!r} (see %agentfm help)")
-    if wants_help(argv):
-        print(cmd.help())
-        return None
-    args = parse(cmd, argv)
-    if cell is not None and not cmd.cell and cell.strip():
-        raise UsageError(f"%%agentfm {cmd.name}: this subcommand takes no cell body")
-    try:
-        return cmd.handler(shell, args, cell)
-    except AgentFMError as exc:
-        hint = ""
-        if isinstance(exc, GatewayConnectionError) and not cmd.name.startswith("gateway"):
-            hint = "; start one with %agentfm gateway start, or %agentfm connect URL"
-        raise UsageError(f"%agentfm {cmd.name}: {describe(exc)}{hint}") from None
+    return AGENTFM.run(shell, line, cell)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -84,10 +43,12 @@ def load_ipython_extension(ipython: Any) -> None:
 
     def ogpu(line: str) -> Any:
         """``%ogpu``: the web3 stack loads on first use, so ``%load_ext`` stays fast."""
-        from agentfm_nb.ogpu.magic import register
-
+        try:
+            from agentfm_nb.ogpu.magic import OGPU, register
+        except ImportError as exc:
+            raise UsageError(f"%ogpu: the OpenGPU agent cannot load ({exc})") from None
         magics = register(ipython)  # replaces this stand-in with the real %ogpu
-        return magics.ogpu(line)
+        return OGPU.run(magics, line)
 
     ipython.register_magic_function(ogpu, magic_kind="line", magic_name="ogpu")
 
@@ -100,4 +61,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     ipython.magics_manager.magics["line"].pop("ogpu", None)
 
 
-__all__ = ["COMMANDS", "AgentFMMagics", "load_ipython_extension", "run_magic"]
+__all__ = ["AGENTFM", "COMMANDS", "AgentFMMagics", "load_ipython_extension", "run_magic"]

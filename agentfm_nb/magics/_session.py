@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from IPython.core.error import UsageError
 
 if TYPE_CHECKING:
@@ -71,10 +72,55 @@ def api_key_from_env(var: str, *, cmd: str) -> str:
     )
 
 
-def current_client() -> AgentFMClient:
-    from agentfm_nb.client._default import get_default_client
+# The SDK's convention: a boss writes <task_id>.zip under ./agentfm_artifacts of its cwd.
+DEFAULT_ARTIFACTS_DIR = "agentfm_artifacts"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-    return get_default_client()
+
+def default_artifacts_dir(url: str) -> str | None:
+    """Where the gateway at ``url`` writes its ``<task_id>.zip`` files, when that is knowable.
+
+    The session gateway says where; a gateway on this machine writes ``./agentfm_artifacts``
+    under its own working directory, taken to be ours when that folder exists here. Otherwise
+    None: guessing wrong would make every task that writes files wait for a zip that never
+    comes (a remote gateway keeps them on its own disk).
+    """
+    gw = session_gateway()
+    if gw is not None and gw.url.rstrip("/") == url.rstrip("/"):
+        return str(gw.artifacts_dir)
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        return None
+    local = os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+    if host in _LOOPBACK and os.path.isdir(local):
+        return local
+    return None
+
+
+def artifacts_option(value: str) -> str | None:
+    """``--artifacts-dir DIR`` (absolute now, so a later ``%cd`` does not move it) or ``none``."""
+    if value.lower() == "none":
+        return None
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def current_client() -> AgentFMClient:
+    """The session's client: the one connect / gateway start set, else a default one.
+
+    The default one is made here rather than by ``get_default_client()`` so that, like a
+    connected one, it collects the files agents write (the plain default collects none).
+    """
+    from agentfm_nb.client import _default
+
+    with _lock:
+        if _default._client is None:
+            from agentfm_nb.client import AgentFMClient
+
+            url = _default.default_gateway_url()
+            client = AgentFMClient(url, artifacts_dir=default_artifacts_dir(url))
+            _default.set_default_client(client)
+    return _default.get_default_client()
 
 
 def store(shell: Any, var: str, value: Any) -> None:

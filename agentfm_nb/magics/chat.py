@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import string
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentfm_nb.client._shared import match_model, pick_least_loaded
-from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
+from agentfm_nb.magics._commands import argument, command, fail, show
 from agentfm_nb.magics._session import check_var, current_client, store, when_done
+
+_ESCAPE = "write {{ and }} for literal braces, or add --no-interpolate"
 
 
 @dataclass(frozen=True)
@@ -46,19 +47,35 @@ def _reply(value: Any) -> Any:
 
 
 def interpolate(text: str, namespace: Mapping[str, Any], *, cmd: str) -> str:
-    """Fill ``{name}`` (and ``{name.attr}``, ``{name[0]}``) from the user namespace."""
+    """Fill ``{name}`` (and ``{name.attr}``, ``{name[0]}``, ``{name:>8}``) from the namespace.
+
+    Anything the template or a value's ``__format__`` objects to (``{x:%}``, ``{}``, an
+    unbalanced brace) is one line naming the field, never a traceback.
+    """
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:  # "Single '}' encountered", "expected '}' before end of string"
+        raise fail(cmd, f"cannot read the prompt's {{...}} fields ({exc}); {_ESCAPE}") from None
+    for _literal, name, spec, conversion in fields:
+        if name is None:
+            continue
+        conv = f"!{conversion}" if conversion else ""
+        field = "{" + name + conv + (f":{spec}" if spec else "") + "}"
+        if not name or name[0].isdigit():
+            raise fail(cmd, f"the prompt's {field} names no variable; {_ESCAPE}")
+        try:
+            string.Formatter().vformat(field, (), dict(namespace))
+        except KeyError as exc:
+            raise fail(
+                cmd,
+                f"the prompt uses {{{exc.args[0]}}} but no variable of that name exists; {_ESCAPE}",
+            ) from None
+        except Exception as exc:  # format specs and user objects can raise anything
+            raise fail(cmd, f"cannot fill the prompt's {field} ({exc}); {_ESCAPE}") from None
     try:
         return string.Formatter().vformat(text, (), dict(namespace))
-    except KeyError as exc:
-        raise fail(
-            cmd,
-            f"the prompt uses {{{exc.args[0]}}} but no variable of that name exists "
-            "(write {{ and }} for literal braces, or add --no-interpolate)",
-        ) from None
-    except (ValueError, IndexError, AttributeError) as exc:
-        raise fail(
-            cmd, f"cannot fill the prompt's {{...}} fields ({exc}); add --no-interpolate"
-        ) from None
+    except Exception as exc:  # a value whose __format__ changed its mind
+        raise fail(cmd, f"cannot fill the prompt's {{...}} fields ({exc}); {_ESCAPE}") from None
 
 
 def resolve_peer(client: Any, peer: str, *, cmd: str) -> str:
@@ -92,7 +109,6 @@ def prompt_from(args: Any, cell: str | None, *, cmd: str) -> str:
 
 
 @command("chat", "Chat with a worker: the cell body is the prompt, streamed live.", cell=True)
-@magic_arguments("%agentfm chat")
 @argument("--peer", metavar="ID", default=None, help="peer id (or unique prefix) to ask")
 @argument(
     "--model",
@@ -134,9 +150,9 @@ def chat(shell: Any, args: Any, cell: str | None) -> None:
         try:
             value = turn.result()
         except KeyboardInterrupt:
+            # Fail the cell in one line (so "run all" stops here); the partial reply stays.
             widget.stop()
-            print("Stopped.", file=sys.stderr)
-            return
+            raise fail("chat", "interrupted; the reply so far stays in the chat") from None
         if args.output:
             store(shell, args.output, _reply(value))
         return
@@ -147,7 +163,6 @@ def chat(shell: Any, args: Any, cell: str | None) -> None:
 
 
 @command("run", "Run one prompt on a peer and print its output as it streams.")
-@magic_arguments("agentfm run")
 @argument("--peer", metavar="ID", required=True, help="peer id (or unique prefix) to run on")
 @argument("-o", "--output", metavar="VAR", default=None, help="store the TaskResult in VAR")
 @argument("prompt", nargs="+", help="the prompt")
@@ -168,7 +183,7 @@ def run(shell: Any, args: Any, cell: str | None) -> None:
             if chunk.kind == "text":
                 print(chunk.text, end="" if chunk.text.endswith("\n") else "\n", flush=True)
     except KeyboardInterrupt:
-        print("Stopped.", file=sys.stderr)
+        raise fail("run", "interrupted; the agent was stopped") from None
     finally:
         close = getattr(stream, "close", None)
         if close is not None:

@@ -5,30 +5,41 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from agentfm_nb.magics._commands import argument, command, fail, magic_arguments
-from agentfm_nb.magics._session import api_key_from_env
+import httpx
+
+from agentfm_nb.magics._commands import argument, command, fail
+from agentfm_nb.magics._secrets import looks_secret
+from agentfm_nb.magics._session import api_key_from_env, artifacts_option, default_artifacts_dir
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
-# Options people reach for when they have a key in hand; refused before parsing so the key is
-# never echoed back in an "unrecognized arguments" message.
-LITERAL_KEY_OPTIONS = ("--api-key", "--key", "--token", "--api_key")
 
-
-def refuse_literal_key(argv: list[str], *, cmd: str) -> None:
-    for arg in argv:
-        name = arg.split("=", 1)[0]
-        if name in LITERAL_KEY_OPTIONS:
-            raise fail(
-                cmd,
-                "refusing a literal API key in the cell (it would be saved with the notebook); "
-                "put the key in an environment variable and pass its name: "
-                "--api-key-env AGENTFM_API_KEY",
-            )
+def check_url(url: str) -> httpx.URL:
+    """A gateway URL people can trust to mean what they typed, or one line saying why not."""
+    if "://" not in url and looks_secret(url):
+        raise fail(
+            "connect",
+            "that looks like an API key, not a gateway URL (not shown); put the key in an "
+            "environment variable and pass its name: --api-key-env AGENTFM_API_KEY",
+        )
+    if not url.startswith(("http://", "https://")):
+        raise fail("connect", f"the gateway URL must start with http:// or https://, got {url!r}")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise fail("connect", f"not a valid URL: {url!r} ({exc})") from None
+    if not parsed.host:
+        raise fail("connect", f"the gateway URL has no host: {url!r}")
+    if parsed.userinfo:
+        raise fail(
+            "connect",
+            "refusing credentials in the URL (it would be saved with the notebook and shown in "
+            "outputs); pass the key's variable name: --api-key-env AGENTFM_API_KEY",
+        )
+    return parsed
 
 
 @command("connect", "Use the gateway at URL as this session's default client.")
-@magic_arguments("agentfm connect")
 @argument(
     "url",
     nargs="?",
@@ -42,22 +53,41 @@ def refuse_literal_key(argv: list[str], *, cmd: str) -> None:
     help="NAME of the environment variable holding the API key (never the key itself); "
     "default: AGENTFM_API_KEY when set",
 )
+@argument(
+    "--artifacts-dir",
+    metavar="DIR",
+    default=None,
+    help="where the gateway writes <task_id>.zip files, extracted per task ('none': do not "
+    "collect); default: the session gateway's folder, else ./agentfm_artifacts when it exists "
+    "and the gateway is on this machine",
+)
 def connect(shell: Any, args: Any, cell: str | None) -> None:
     """Set the session's default AgentFM client (checked with one authenticated request)."""
     from agentfm_nb.client import AgentFMClient
     from agentfm_nb.client._default import set_default_client
 
     url = (args.url or os.environ.get("AGENTFM_GATEWAY_URL") or DEFAULT_URL).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise fail("connect", f"the gateway URL must start with http:// or https://, got {url!r}")
+    check_url(url)
     if args.api_key_env is not None:
         api_key: str | None = api_key_from_env(args.api_key_env, cmd="connect")
     else:
         api_key = os.environ.get("AGENTFM_API_KEY") or None
-    client = AgentFMClient(gateway_url=url, api_key=api_key)
-    # /health is never authenticated, so list workers: a bad key fails here, not later.
-    workers = client.workers.list()
+    if args.artifacts_dir is not None:
+        artifacts = artifacts_option(args.artifacts_dir)
+    else:
+        artifacts = default_artifacts_dir(url)
+    client = AgentFMClient(gateway_url=url, api_key=api_key, artifacts_dir=artifacts)
+    try:
+        # /health is never authenticated, so list workers: a bad key fails here, not later.
+        workers = client.workers.list()
+    except BaseException:
+        client.close()
+        raise
     set_default_client(client)
     online = sum(1 for w in workers if getattr(w, "online", True))
     auth = "with an API key" if api_key else "without an API key"
     print(f"Connected to {url} ({auth}): {online} worker(s) online.")
+    if artifacts:
+        print(f"Files agents write are extracted under {artifacts}.")
+    else:
+        print("Files agents write are not collected (say where with --artifacts-dir DIR).")

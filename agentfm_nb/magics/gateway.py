@@ -7,7 +7,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
+from agentfm_nb.magics._commands import argument, command, fail, show
 from agentfm_nb.magics._session import (
     api_key_from_env,
     session_gateway,
@@ -31,7 +31,9 @@ def _connect_default(gw: Any, api_key: str | None) -> None:
     from agentfm_nb.client import AgentFMClient
     from agentfm_nb.client._default import set_default_client
 
-    set_default_client(AgentFMClient(gateway_url=gw.url, api_key=api_key))
+    # The gateway is on this machine: collect the files its agents write where it puts them.
+    client = AgentFMClient(gateway_url=gw.url, api_key=api_key, artifacts_dir=gw.artifacts_dir)
+    set_default_client(client)
 
 
 def _describe(gw: Any) -> str:
@@ -39,7 +41,6 @@ def _describe(gw: Any) -> str:
 
 
 @command("gateway start", "Start (or reuse) this session's local gateway and connect to it.")
-@magic_arguments("agentfm gateway start")
 @argument("--port", type=int, default=0, metavar="N", help="port to bind (default: a free one)")
 @argument(
     "--backend",
@@ -50,6 +51,13 @@ def _describe(gw: Any) -> str:
     "the built-in gateway with the demo mesh; 'auto' picks the binary when it is on PATH",
 )
 @argument("--config", metavar="FILE", default=None, help="mesh config (TOML) for the gateway")
+@argument(
+    "--artifacts-dir",
+    metavar="DIR",
+    default=None,
+    help="where the gateway writes <task_id>.zip files and the client extracts them "
+    "(default ./agentfm_artifacts)",
+)
 @argument(
     "--api-key-env",
     metavar="VAR",
@@ -74,7 +82,13 @@ def start(shell: Any, args: Any, cell: str | None) -> None:
             raise fail("gateway start", f"config file not found: {config}")
         if not 0 <= args.port <= 65535:
             raise fail("gateway start", f"port out of range: {args.port}")
-        gw = LocalMeshGateway(port=args.port, backend=args.backend, config=config, api_key=api_key)
+        gw = LocalMeshGateway(
+            port=args.port,
+            backend=args.backend,
+            config=config,
+            api_key=api_key,
+            artifacts_dir=Path(args.artifacts_dir).expanduser() if args.artifacts_dir else None,
+        )
         gw.start()
         set_session_gateway(gw)
         print(f"Started the {_describe(gw)}.")
@@ -83,7 +97,6 @@ def start(shell: Any, args: Any, cell: str | None) -> None:
 
 
 @command("gateway stop", "Stop this session's local gateway.")
-@magic_arguments("agentfm gateway stop")
 def stop(shell: Any, args: Any, cell: str | None) -> None:
     """Stop the gateway started with %agentfm gateway start (its agents stop with it)."""
     gw = session_gateway()
@@ -98,7 +111,6 @@ def stop(shell: Any, args: Any, cell: str | None) -> None:
 
 
 @command("gateway status", "Show this session's local gateway.")
-@magic_arguments("agentfm gateway status")
 def status(shell: Any, args: Any, cell: str | None) -> None:
     """Show the session gateway's panel (backend, URL, pid, uptime, workers, log tail)."""
     gw = session_gateway()

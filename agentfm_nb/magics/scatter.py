@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import re
-import sys
 from typing import Any
 
-from agentfm_nb.magics._commands import argument, command, fail, magic_arguments, show
+from agentfm_nb.magics._commands import argument, command, fail, show
 from agentfm_nb.magics._session import check_var, current_client, store, when_done
 
 _FROM = re.compile(r"""^\s*([A-Za-z_]\w*)\s*(?:\[\s*(['"]?)(.+?)\2\s*\])?\s*$""")
@@ -40,7 +41,6 @@ def prompts_from_frame(shell: Any, spec: str) -> list[str]:
 @command(
     "scatter", "Fan prompts (one per body line, or --from DF[COL]) out over the mesh.", cell=True
 )
-@magic_arguments("%agentfm scatter")
 @argument("--model", metavar="M", default=None, help="the workers serving M: name or engine")
 @argument("--peers", metavar="ID", nargs="+", default=None, help="use exactly these peers")
 @argument("--concurrency", type=int, metavar="N", default=None, help="tasks in flight at most")
@@ -94,12 +94,42 @@ def scatter(shell: Any, args: Any, cell: str | None) -> None:
         try:
             grid.result()
         except KeyboardInterrupt:
+            # Interrupt (Ctrl-C, the kernel's stop button): cancel what is left, keep what is
+            # done, still hand VAR over, and fail the cell in one line so "run all" stops here.
             grid.stop()
-            print("Stopped; finished prompts are kept in the grid.", file=sys.stderr)
+            frame = settled_frame(grid)
+            if args.output:
+                store(shell, args.output, frame)
+            raise fail("scatter", interrupted_line(frame, args.output)) from None
         if args.output:
-            store(shell, args.output, grid.dataframe)
+            store(shell, args.output, settled_frame(grid))
         return
     if args.output:
         var = args.output
-        when_done(grid, lambda _value: store(shell, var, grid.dataframe))
+        when_done(grid, lambda _value: store(shell, var, settled_frame(grid)))
         print(f"Running in the background; `{var}` is set to the results DataFrame when done.")
+
+
+_UNFINISHED = ("queued", "running", "retrying")
+
+
+def settled_frame(grid: Any, timeout: float = 10.0) -> Any:
+    """The grid's rows once its run has wound down: every unfinished row reads ``cancelled``.
+
+    The run marks its rows cancelled as it unwinds; waiting for that is bounded (and a second
+    Ctrl-C cuts it short), so rows it did not reach are marked here, never left ``running``.
+    """
+    with contextlib.suppress(KeyboardInterrupt, TimeoutError, concurrent.futures.TimeoutError):
+        grid.result(timeout=timeout)
+    frame = grid.dataframe
+    unfinished = frame["status"].isin(_UNFINISHED)
+    if unfinished.any():
+        frame.loc[unfinished, "status"] = "cancelled"
+    return frame
+
+
+def interrupted_line(frame: Any, var: str | None) -> str:
+    counts = frame["status"].value_counts().to_dict()
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    where = f"`{var}` holds the rows" if var else "the grid keeps the finished rows"
+    return f"interrupted; {where} ({summary})"

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from agentfm_nb.client._shared import match_model
-from agentfm_nb.magics._commands import argument, command, magic_arguments, show
+from agentfm_nb.magics._commands import argument, command, show
 from agentfm_nb.magics._session import check_var, current_client, store
 
 
 @command("workers", "Show the mesh's workers (a live table, or a DataFrame with -o).")
-@magic_arguments("agentfm workers")
 @argument("--model", metavar="M", default=None, help="only workers serving M (name or engine)")
 @argument("--available", action="store_true", help="only workers with a free slot")
 @argument("--live", action="store_true", help="keep the table updating from the gateway")

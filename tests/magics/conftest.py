@@ -65,7 +65,7 @@ def ip(capsys: pytest.CaptureFixture[str]) -> Iterator[Shell]:
 
 @pytest.fixture
 def connected(ip: Shell, gateway: Any) -> Shell:
-    ran = ip.run(f"%agentfm connect {gateway.url}")
+    ran = ip.run(f"%agentfm connect {gateway.url} --artifacts-dir {gateway.artifacts_dir}")
     assert ran.ok, ran.err
     return ip
 

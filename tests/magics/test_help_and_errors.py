@@ -70,7 +70,7 @@ def test_connect_refuses_a_literal_key(ip: Shell) -> None:
     ):
         ran = ip.run(source)
         message = ran.one_line_error()
-        assert "refusing a literal API key" in message
+        assert "refusing a literal key" in message
         assert secret not in ran.out + ran.err
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from ogpu_world import MASTER, World
 
@@ -25,12 +26,14 @@ def shell() -> Iterator[tuple[InteractiveShell, OgpuMagics]]:
     magics.session.close()
 
 
+_CONNECT = (
+    "connect --rpc {w.config.rpc_url} --chain local --nexus {w.config.nexus} "
+    "--terminal {w.config.terminal} --principal {w.master} --no-prompt"
+)
+
+
 def _connect(ip: InteractiveShell, w: World) -> None:
-    ip.run_line_magic(
-        "ogpu",
-        f"connect --rpc {w.config.rpc_url} --chain local --nexus {w.config.nexus} "
-        f"--terminal {w.config.terminal} --principal {w.master} --no-prompt",
-    )
+    ip.run_line_magic("ogpu", _CONNECT.format(w=w))
 
 
 def test_magic_flow(
@@ -58,28 +61,28 @@ def test_magic_flow(
 def test_magic_errors_are_one_line(
     world: World,
     shell: tuple[InteractiveShell, OgpuMagics],
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Raised, so the cell fails (a headless run stops); IPython shows a UsageError as one line.
     ip, _ = shell
-    assert ip.run_line_magic("ogpu", "status") is None
-    assert capsys.readouterr().err.strip().startswith("ogpu status: not connected")
+
+    def error(line: str) -> str:
+        with pytest.raises(UsageError) as err:
+            ip.run_line_magic("ogpu", line)
+        message = str(err.value)
+        assert message.count("\n") == 0 and world.agent_key[2:] not in message
+        return message
+
+    assert error("status").startswith("%ogpu status: not connected")
     monkeypatch.delenv("AGENT_PRIVATE_KEY", raising=False)
-    _connect(ip, world)
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "AGENT_PRIVATE_KEY" in err
+    message = error(_CONNECT.format(w=world))
+    assert message.startswith("%ogpu connect:") and "AGENT_PRIVATE_KEY" in message
     monkeypatch.setenv("AGENT_PRIVATE_KEY", world.stranger_key)
     _connect(ip, world)
     task = world.chain.publish_task(world.source)
-    ip.run_line_magic("ogpu", f"attempt {task} {world.provider} 1")
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("ogpu attempt:") and "not an agent" in err
-    ip.run_line_magic(
-        "ogpu",
-        f"connect --rpc {world.config.rpc_url} --chain local --nexus {world.config.nexus} "
-        f"--terminal {world.config.terminal} --chain-id 1071 --no-prompt",
-    )
-    assert "chain id mismatch" in capsys.readouterr().err
+    message = error(f"attempt {task} {world.provider} 1")
+    assert message.startswith("%ogpu attempt:") and "not an agent" in message
+    assert "chain id mismatch" in error(_CONNECT.format(w=world) + " --chain-id 1071")
 
 
 def test_console_state_form_and_feed(world: World) -> None:
