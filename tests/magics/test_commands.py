@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -174,5 +175,35 @@ def test_model_means_what_the_gateway_routes_by(connected: Shell) -> None:
     ran = connected.run(f"%%agentfm scatter --model {scribe} -o s --wait\none\ntwo")
     assert ran.ok, ran.err
     assert set(connected.ns["s"]["worker_id"]) == {scribe}
+    # connect --artifacts-dir: each row's files are extracted from the gateway's zips
+    for files in connected.ns["s"]["artifacts"]:
+        assert [Path(f).name for f in files] == ["report.md"] and Path(files[0]).is_file()
     message = connected.run("%%agentfm chat --model nobody\nhi").one_line_error()
     assert "no online worker serves model 'nobody'" in message
+
+
+def test_the_default_client_collects_files_where_the_gateway_writes_them(
+    ip: Shell, gateway: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentfm_nb.client import set_default_client
+    from agentfm_nb.magics._session import default_artifacts_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AGENTFM_GATEWAY_URL", gateway.url)
+    set_default_client(None)
+    # No ./agentfm_artifacts here: no guess (a wrong one stalls every task that writes files).
+    assert ip.run("%agentfm workers -o w").ok
+    assert get_default_client().artifacts_dir is None
+    ran = ip.run(f"%agentfm connect {gateway.url}")
+    assert ran.ok and "not collected (say where with --artifacts-dir DIR)" in ran.out
+    # A gateway on this machine writes ./agentfm_artifacts: the magics' client looks there.
+    (tmp_path / "agentfm_artifacts").mkdir()
+    set_default_client(None)
+    assert ip.run("%agentfm workers -o w").ok
+    assert get_default_client().artifacts_dir == tmp_path / "agentfm_artifacts"
+    ran = ip.run(f"%agentfm connect {gateway.url}")
+    assert ran.ok and f"extracted under {tmp_path / 'agentfm_artifacts'}." in ran.out
+    ran = ip.run(f"%agentfm connect {gateway.url} --artifacts-dir none")
+    assert ran.ok and get_default_client().artifacts_dir is None
+    # A remote gateway keeps its zips on its own disk.
+    assert default_artifacts_dir("http://10.1.2.3:8080") is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psutil
 import pytest
 
@@ -17,7 +19,7 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_start_reuse_status_stop(
-    ip: Shell, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+    ip: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the gateway's ./agentfm_artifacts lands here
     assert "No session gateway is running" in ip.run("%agentfm gateway status").out
@@ -29,6 +31,13 @@ def test_start_reuse_status_stop(
     assert f"Started the embedded gateway at {gw.url}" in ran.out
     assert get_default_client().gateway_url.rstrip("/") == gw.url
     assert len(get_default_client().workers.list()) == 4
+    # The client collects files where this gateway writes them; a chat turn shows them.
+    assert get_default_client().artifacts_dir == gw.artifacts_dir == tmp_path / "agentfm_artifacts"
+    ran = ip.run("%%agentfm chat --model Scribe --wait -o reply\nwrite it down")
+    assert ran.ok, ran.err
+    reply = ip.ns["reply"]
+    assert len(reply.artifacts) == 1 and reply.task_id
+    assert (gw.artifacts_dir / reply.task_id / "report.md").is_file()
     pid, url = gw.pid, gw.url
 
     ran = ip.run("%agentfm gateway start --backend embedded")
