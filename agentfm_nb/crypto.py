@@ -37,7 +37,7 @@ class SwarmKey:
                 f"key_hex must be {KEY_HEX_LEN} hex characters, got {len(key_hex)} characters"
             )
         if not _HEX_DIGITS.issuperset(key_hex):
-            raise ValueError("key_hex contains characters that are not hex digits")
+            raise ValueError("key_hex contains non-hex characters")
         self.key_hex = key_hex.lower()
 
     @classmethod
@@ -50,7 +50,9 @@ class SwarmKey:
         """Parse the text of a ``swarm.key`` file."""
         lines = text.splitlines()
         if len(lines) < 3 or PSK_PROTOCOL not in lines[0]:
-            raise ValueError("not a libp2p swarm key (expected the /key/swarm/psk/1.0.0/ header)")
+            raise ValueError(
+                "invalid libp2p swarm key format (expected the /key/swarm/psk/1.0.0/ header)"
+            )
         return cls(lines[2].strip())
 
     @classmethod

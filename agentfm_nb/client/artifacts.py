@@ -128,7 +128,9 @@ def _plan(zf: zipfile.ZipFile, dest: Path, max_bytes: int) -> list[tuple[zipfile
         target = _safe_member_path(dest, info.filename)
         declared += info.file_size
         if declared > max_bytes:
-            raise ArtifactError(f"artifact zip exceeds the {max_bytes} byte cap", code="size_cap")
+            raise ArtifactError(
+                f"artifact zip exceeds max_extract_bytes ({max_bytes} bytes)", code="size_cap"
+            )
         plan.append((info, target))
     return plan
 
@@ -149,7 +151,8 @@ def _write(
                 written += len(block)
                 if written > max_bytes:  # the header's sizes may lie: count what inflates
                     raise ArtifactError(
-                        f"artifact zip exceeds the {max_bytes} byte cap", code="size_cap"
+                        f"artifact zip exceeds max_extract_bytes ({max_bytes} bytes)",
+                        code="size_cap",
                     )
                 dst.write(block)
         out.append(target)
