@@ -1,14 +1,17 @@
 """Embedded gateway speed, side by side with a raw baseline: ``python bench/bench_gateway.py``.
 
 1. ``GET /api/workers`` requests/s with 1,000 registered workers, against a bare ASGI app on the
-   same uvicorn serving the same pre-serialized bytes.
-2. 500 concurrent ``POST /api/execute`` streams on zero-work echo agents held to completion
-   (errors, wall time), against the bare app answering the same chunked stream.
+   same uvicorn serving the same pre-serialized bytes; once quiet, once under task churn (tasks
+   starting and finishing on the same server while the list is read).
+2. 500 and 2,000 concurrent ``POST /api/execute`` streams on zero-work echo agents held to
+   completion (errors, wall time), against the bare app answering the same bytes.
 3. Streaming throughput of one agent printing 100,000 lines through ``/api/execute``, against
    reading the same agent's stdout pipe directly.
 
-Everything runs on loopback with free ports and stops by itself; ``--quick`` shortens the runs.
-Numbers are from the one machine they ran on: read the ratio column, not the absolutes.
+Each round runs every figure for both sides, alternating which side goes first; the table shows
+medians over the rounds and the spread of the per-round ratios. Everything runs on loopback with
+free ports and stops by itself; ``--quick`` is one short round. Numbers are from the one machine
+they ran on: read the ratio column, not the absolutes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +49,7 @@ engine = "echo"
 author = "bench"
 kind = "python"
 callable = "agentfm_nb.mesh.demo:echo"
-max_tasks = 1
+max_tasks = 3
 count = 1000
 
 [[workers]]
@@ -56,7 +60,8 @@ kind = "command"
 argv = {argv}
 """
 
-# The peer: the least an ASGI app on the same server stack can do for the same requests.
+# The peer: the least an ASGI app on the same server stack can do for the same requests. Its
+# /api/execute answers the bytes a real worker sends for an echo agent.
 RAW_APP = """
 import json, sys
 import uvicorn
@@ -86,14 +91,15 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": TEXT})
         await send({"type": "http.response.body", "body": prompt.encode() + b"\\n",
                     "more_body": True})
-        await send({"type": "http.response.body", "body": b"[AGENTFM: NO_FILES]\\n"})
+        await send({"type": "http.response.body", "body": b"\\n[AGENTFM: NO_FILES]\\n"})
         return
     await send({"type": "http.response.start", "status": 200, "headers": JSON})
     await send({"type": "http.response.body", "body": BODY})
 
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
-            access_log=False, http=sys.argv[3], loop="asyncio", lifespan="on")
+            access_log=False, http=sys.argv[3], loop="asyncio", lifespan="on",
+            backlog=4096)
 """
 
 
@@ -148,16 +154,21 @@ def raw_server(root: Path, body: bytes) -> Iterator[str]:
 # ----------------------------------------------------------------------------- 1. /api/workers
 
 
-async def requests_per_s(url: str, seconds: float, concurrency: int) -> tuple[float, int]:
+async def requests_per_s(
+    url: str, seconds: float, concurrency: int, churn: list[str] | None = None
+) -> tuple[float, int, float]:
+    """(list req/s, errors, churn tasks/s): readers for ``seconds``, optionally with tasks
+    starting and finishing on the ``churn`` workers meanwhile (``CHURN_STREAMS`` at a time)."""
     done = 0
     errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    tasks = 0
+    connector = aiohttp.TCPConnector(limit=concurrency + CHURN_STREAMS)
     async with aiohttp.ClientSession(url, connector=connector) as http:
         async with http.get("/api/workers") as resp:  # warm the connection and any cache
             await resp.read()
         deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
+        async def reader() -> None:
             nonlocal done, errors
             while time.perf_counter() < deadline:
                 async with http.get("/api/workers") as resp:
@@ -167,18 +178,36 @@ async def requests_per_s(url: str, seconds: float, concurrency: int) -> tuple[fl
                 else:
                     errors += 1
 
+        async def churner(peers: list[str]) -> None:
+            nonlocal tasks, errors
+            i = 0
+            while time.perf_counter() < deadline:
+                body = {"worker_id": peers[i % len(peers)], "prompt": "churn"}
+                i += 1
+                async with http.post("/api/execute", json=body) as resp:
+                    data = await resp.read()
+                if resp.status == 200 and data.endswith(SENTINELS[0] + b"\n"):
+                    tasks += 1
+                else:
+                    errors += 1
+
+        jobs = [reader() for _ in range(concurrency)]
+        if churn:
+            # each churner owns its own workers: a task never waits for a busy slot
+            jobs += [churner(churn[k::CHURN_STREAMS]) for k in range(CHURN_STREAMS)]
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*jobs)
         elapsed = time.perf_counter() - start
-    return done / elapsed, errors
+    return done / elapsed, errors, tasks / elapsed
 
 
-# ----------------------------------------------------------------------------- 2. 500 streams
+# ----------------------------------------------------------------------------- 2. streams
 
 
 async def concurrent_streams(url: str, peers: list[str], n: int) -> tuple[float, int]:
+    """(wall s, errors) for ``n`` streams at once, each checked byte for byte."""
     errors = 0
-    timeout = aiohttp.ClientTimeout(total=120)
+    timeout = aiohttp.ClientTimeout(total=300)
 
     async def one(http: aiohttp.ClientSession, i: int) -> None:
         nonlocal errors
@@ -186,8 +215,7 @@ async def concurrent_streams(url: str, peers: list[str], n: int) -> tuple[float,
         try:
             async with http.post("/api/execute", json=body) as resp:
                 data = await resp.read()
-            lines = data.splitlines()
-            if resp.status != 200 or lines != [f"prompt {i}".encode(), SENTINELS[0]]:
+            if resp.status != 200 or data != f"prompt {i}\n\n".encode() + SENTINELS[0] + b"\n":
                 errors += 1
         except (aiohttp.ClientError, asyncio.TimeoutError):
             errors += 1
@@ -221,7 +249,7 @@ def pipe_throughput(lines: int) -> tuple[float, int]:
 async def gateway_throughput(url: str, peer: str, lines: int) -> tuple[float, int]:
     size = 0
     tail = b""
-    timeout = aiohttp.ClientTimeout(total=120)
+    timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(url, timeout=timeout) as http:
         start = time.perf_counter()
         body = {"worker_id": peer, "prompt": str(lines)}
@@ -230,21 +258,48 @@ async def gateway_throughput(url: str, peer: str, lines: int) -> tuple[float, in
                 size += len(chunk)
                 tail = (tail + chunk)[-64:]
         elapsed = time.perf_counter() - start
-    if not tail.rstrip().endswith(SENTINELS[0]):
+    if not tail.endswith(b"\n\n" + SENTINELS[0] + b"\n"):
         raise RuntimeError(f"throughput stream ended oddly: {tail!r}")
     return size / elapsed / 1e6, size
 
 
 # ----------------------------------------------------------------------------- main
 
+CHURN_STREAMS = 8
+
+
+class Figure:
+    """One metric's samples per side, paired by round."""
+
+    def __init__(self) -> None:
+        self.ours: list[float] = []
+        self.peer: list[float] = []
+
+    def add(self, ours: float, peer: float) -> None:
+        self.ours.append(ours)
+        self.peer.append(peer)
+
+    def row(self, metric: str, unit: str, *, higher: bool = True, note: str = "") -> Row:
+        ratios = [o / p for o, p in zip(self.ours, self.peer, strict=True) if p]
+        spread = f"ratio {min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
+        detail = ", ".join(x for x in (f"median of {len(self.ours)}", spread, note) if x)
+        return Row(
+            metric,
+            statistics.median(self.ours),
+            statistics.median(self.peer),
+            unit,
+            higher_is_better=higher,
+            note=detail,
+        )
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke check)")
+    parser.add_argument("--quick", action="store_true", help="one short round (a smoke check)")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds (default 3)")
     args = parser.parse_args()
     seconds = 1.5 if args.quick else 3.0
-    repeats = 1 if args.quick else 3
-    streams = 500
+    rounds = 1 if args.quick else args.rounds
     lines = 100_000
     concurrency = 16
 
@@ -256,6 +311,7 @@ def main() -> int:
             backend="embedded",
             config=root / "mesh.toml",
             artifacts_dir=root / "artifacts",
+            log_file=root / "gateway.log",
             env={"AGENTFM_API_KEYS": None},
             startup_timeout=60,
         )
@@ -264,46 +320,72 @@ def main() -> int:
             agents = listing.json()["agents"]
             echo = [a["peer_id"] for a in agents if a["name"].startswith("Echo #")]
             firehose = next(a["peer_id"] for a in agents if a["name"] == "Firehose")
+            churn = echo[:64]
             print(
                 f"gateway {gw.url}: {len(agents)} workers, /api/workers body "
-                f"{len(listing.content) / 1e3:.0f} kB; cores: {os.cpu_count()}",
+                f"{len(listing.content) / 1e3:.0f} kB; cores: {os.cpu_count()}; "
+                f"{rounds} round(s)",
                 flush=True,
             )
-
-            # Ours and the peer take turns, best of each: the machine may be shared, and a
-            # neighbour's burst should not land on one side only.
+            figures = {k: Figure() for k in ("rps", "churn", "w500", "w2000", "mbs")}
+            errors = {"ours": 0, "peer": 0}
+            churn_rates: list[float] = []
             with raw_server(root, listing.content) as raw_url:
-                rps: dict[str, list[tuple[float, int]]] = {"ours": [], "raw": []}
-                walls: dict[str, list[tuple[float, int]]] = {"ours": [], "raw": []}
-                asyncio.run(concurrent_streams(gw.url, echo, 50))  # warm-up
-                for _ in range(repeats):
-                    for side, url in (("ours", gw.url), ("raw", raw_url)):
-                        rps[side].append(asyncio.run(requests_per_s(url, seconds, concurrency)))
-                        walls[side].append(asyncio.run(concurrent_streams(url, echo, streams)))
+                sides = {"ours": gw.url, "peer": raw_url}
+                for url in sides.values():  # warm both: imports, caches, connection paths
+                    asyncio.run(concurrent_streams(url, echo, 200))
+                    asyncio.run(requests_per_s(url, 0.5, concurrency, churn))
+                for r in range(rounds):
+                    order = ["ours", "peer"] if r % 2 == 0 else ["peer", "ours"]
+                    got: dict[str, dict[str, float]] = {side: {} for side in order}
+                    for side in order:
+                        url = sides[side]
+                        rps, err, _ = asyncio.run(requests_per_s(url, seconds, concurrency))
+                        got[side]["rps"] = rps
+                        errors[side] += err
+                        rps, err, rate = asyncio.run(
+                            requests_per_s(url, seconds, concurrency, churn)
+                        )
+                        got[side]["churn"] = rps
+                        errors[side] += err
+                        if side == "ours":
+                            churn_rates.append(rate)
+                        for n in (500, 2000):
+                            wall, err = asyncio.run(concurrent_streams(url, echo, n))
+                            got[side][f"w{n}"] = wall
+                            errors[side] += err
+                    for key in ("rps", "churn", "w500", "w2000"):
+                        figures[key].add(got["ours"][key], got["peer"][key])
+                    print(f"round {r + 1}/{rounds} done", flush=True)
 
-            mbs: dict[str, list[float]] = {"ours": [], "raw": []}
-            for _ in range(repeats):
-                mbs["ours"].append(asyncio.run(gateway_throughput(gw.url, firehose, lines))[0])
-                rate, size = pipe_throughput(lines)
-                mbs["raw"].append(rate)
+            size = 0
+            for r in range(rounds):
+                if r % 2:
+                    rate, size = pipe_throughput(lines)
+                    ours_rate = asyncio.run(gateway_throughput(gw.url, firehose, lines))[0]
+                else:
+                    ours_rate = asyncio.run(gateway_throughput(gw.url, firehose, lines))[0]
+                    rate, size = pipe_throughput(lines)
+                figures["mbs"].add(ours_rate, rate)
 
-    ours_rps, raw_rps = (max(r for r, _ in rps[side]) for side in ("ours", "raw"))
-    ours_err, raw_err = (sum(e for _, e in rps[side]) for side in ("ours", "raw"))
-    ours_wall, raw_wall = (min(w for w, _ in walls[side]) for side in ("ours", "raw"))
-    ours_stream_err, raw_stream_err = (sum(e for _, e in walls[side]) for side in ("ours", "raw"))
+    f = figures
     rows = [
-        Row("/api/workers, 1,000 workers", ours_rps, raw_rps, "req/s",
-            note=f"{concurrency} conns, best of {repeats}, errors {ours_err}/{raw_err}"),
-        Row(f"{streams} concurrent /api/execute", ours_wall, raw_wall, "s wall",
-            higher_is_better=False, note=f"held to completion, best of {repeats}"),
-        Row(f"{streams} streams, errors", ours_stream_err, raw_stream_err, "count",
-            higher_is_better=False, note=f"summed over {repeats} run(s)"),
-        Row(f"1 agent, {lines:,} lines", max(mbs["ours"]), max(mbs["raw"]), "MB/s",
-            note=f"{size / 1e6:.1f} MB, best of {repeats}; peer = raw stdout pipe"),
+        f["rps"].row("/api/workers, 1,000 workers", "req/s", note=f"{concurrency} conns"),
+        f["churn"].row(
+            "/api/workers under task churn",
+            "req/s",
+            note=f"{CHURN_STREAMS} task loops, ours ~{statistics.median(churn_rates):.0f} tasks/s",
+        ),
+        f["w500"].row("500 concurrent /api/execute", "s wall", higher=False),
+        f["w2000"].row("2,000 concurrent /api/execute", "s wall", higher=False),
+        Row("stream errors (all of the above)", errors["ours"], errors["peer"], "count",
+            higher_is_better=False, note=f"summed over {rounds} round(s)"),
+        f["mbs"].row(f"1 agent, {lines:,} lines", "MB/s",
+                     note=f"{size / 1e6:.1f} MB; peer = raw stdout pipe"),
     ]  # fmt: skip
     print_table("bench_gateway (ours = embedded gateway; baseline = raw ASGI app / raw pipe)",
                 rows, ours="gateway", peer="baseline")  # fmt: skip
-    return 1 if ours_err or ours_stream_err else 0
+    return 1 if errors["ours"] else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ are short enough for the *identity* multihash, which is why such ids start ``12D
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -115,6 +116,12 @@ def is_valid_peer_id(text: object) -> bool:
     """True for a well-formed base58btc libp2p peer id (identity or sha2-256 multihash)."""
     if not isinstance(text, str) or not 40 <= len(text) <= 128:
         return False
+    return _valid_peer_id_text(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _valid_peer_id_text(text: str) -> bool:
+    # cached: every dispatch checks its worker id, and base58 decoding is most of the check
     if not (text.isascii() and text.isalnum()):  # b58decode would strip trailing whitespace
         return False
     try:

@@ -58,6 +58,12 @@ class Mesh:
         self._lists: dict[bool, list[WorkerSnapshot]] = {}
         self._wires: dict[bool, list[dict[str, Any]]] = {}
         self._bodies: dict[bool, bytes] = {}
+        # each worker's encoded /api/workers entry, in listing order; ``_stale`` positions are
+        # re-encoded at the next read
+        self._order: list[Worker] = []
+        self._position: dict[Worker, int] = {}
+        self._fragments: list[bytes] = []
+        self._stale: set[int] = set()
         self._online: int | None = None
         self._started = False
         self._closed = False
@@ -90,6 +96,10 @@ class Mesh:
             for name in expanded_names(spec):
                 worker = Worker(spec, name, identities[name], agent)
                 self._workers[worker.peer_id] = worker
+                self._position[worker] = len(self._order)
+                self._stale.add(len(self._order))
+                self._order.append(worker)
+                self._fragments.append(b"")  # stale: encoded at the first read
                 self._by_name.setdefault(name.lower(), []).append(worker)
                 self._by_engine.setdefault(spec.engine.lower(), []).append(worker)
         self._tick = asyncio.get_running_loop().create_task(self._telemetry_loop())
@@ -152,11 +162,13 @@ class Mesh:
                 worker.snap = None
                 if worker.online:
                     worker.last_seen = self._host.at
+            self._stale.update(range(len(self._order)))
             self._changed()
 
     def _changed(self, worker: Worker | None = None) -> None:
         if worker is not None:
             worker.snap = None
+            self._stale.add(self._position[worker])
         self._lists.clear()
         self._wires.clear()
         self._bodies.clear()
@@ -187,19 +199,36 @@ class Mesh:
         return cached
 
     def workers_json(self, include_offline: bool = False) -> bytes:
-        """The whole ``/api/workers`` body, encoded (cached per ``version``)."""
+        """The whole ``/api/workers`` body, encoded (cached per ``version``).
+
+        Built from per-worker encoded fragments, so a task starting or finishing re-encodes one
+        worker and joins bytes, instead of re-encoding a thousand of them.
+        """
         cached = self._bodies.get(include_offline)
         if cached is not None:
             return cached
         online = self.online_count
-        body = {
-            "success": True,
-            "online_count": online,
-            # offline peers are skipped before counting unless they are asked for
-            "offline_count": len(self._workers) - online if include_offline else 0,
-            "agents": self.wire_agents(include_offline),
-        }
-        data = orjson.dumps(body)
+        parts = self._fragments
+        stale = self._stale
+        if stale:
+            workers = self._order
+            for i in stale:
+                parts[i] = orjson.dumps(self._snap(workers[i]).wire)
+            stale.clear()
+        if not include_offline and online != len(parts):
+            parts = [p for w, p in zip(self._order, parts, strict=True) if w.online]
+        # byte for byte what orjson.dumps of the whole dict gives (keys in this order), in one
+        # copy: the head and tail ride on the first and last fragment
+        head = b'{"success":true,"online_count":%d,"offline_count":%d,"agents":[' % (
+            online,
+            len(self._workers) - online,
+        )
+        if not parts:
+            data = head + b"]}"
+        elif len(parts) == 1:
+            data = head + parts[0] + b"]}"
+        else:
+            data = b",".join([head + parts[0], *parts[1:-1], parts[-1] + b"]}"])
         self._bodies[include_offline] = data
         return data
 
