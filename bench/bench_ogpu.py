@@ -1,4 +1,5 @@
-"""OpenGPU agent on anvil: sequential vs pipelined attempts, and TaskPublished → mined attempt.
+"""OpenGPU agent on anvil: sequential vs pipelined attempts (also with injected stalls), the
+time to heal a stall, and TaskPublished → mined attempt.
 
     python bench/bench_ogpu.py [--n 200] [--interval-seq-n 20] [--block-time 1]
 
@@ -8,6 +9,12 @@ costs little) and interval mining (``--block-time``, like a real chain, where a 
 waits a block per transaction). Pipelined = ``Agent.attempt_many`` (simulate, send and poll
 receipts through JSON-RPC batches); "per-tx submit" = ``submit_attempt`` in a loop, then ``wait``
 on each (every RPC one after another).
+
+"with stalls" injects the stall anvil shows under load, once per 200 transactions: nonce k is
+taken and never sent, so k+1.. sit in the node's queued set, then ``anvil_setNonce`` plays k
+being mined without passing through the pool; k+1 is then known, never mined, and its pending
+count stops there. The agent's own waiters must notice and re-send it. "time to heal" runs from
+the injection to the receipt of the stalled transaction.
 """
 
 from __future__ import annotations
@@ -71,6 +78,41 @@ def _latency(
     return sorted(latencies)
 
 
+def _with_stalls(
+    chain: LocalChain, agent: Agent, task: str, provider: str, n: int, every: int = 200
+) -> tuple[float, list[Receipt], list[float]]:
+    """``attempt_many`` in rounds of ``every``, one injected stall per round: (seconds,
+    receipts, per-stall heal times)."""
+    heals: list[float] = []
+    receipts: list[Receipt] = []
+    mined_at: dict[int, float] = {}
+    agent.add_listener(
+        lambda rec: (
+            mined_at.setdefault(rec.nonce, time.perf_counter()) if rec.state == "mined" else None
+        )
+    )
+    started = time.perf_counter()
+    for first in range(0, n, every):
+        with agent.nonces.reserve(agent._tx) as held:  # taken, never sent
+            pass
+        sent = agent.submit_many(
+            "attempt",
+            [
+                {"task": task, "provider": provider, "suggested_payment": i}
+                for i in range(first, min(n, first + every))
+            ],
+        )
+        chain.rpc("anvil_setNonce", agent.address, hex(held + 1))
+        injected = time.perf_counter()
+        results = agent.wait_all(sent, timeout=120)
+        done = [r for r in results if isinstance(r, Receipt)]
+        assert len(done) == len(sent), [r for r in results if not isinstance(r, Receipt)][:3]
+        assert done[0].nonce == held + 1 and done[0].resends >= 1, "stall not healed by re-send"
+        receipts += done
+        heals.append(mined_at[held + 1] - injected)
+    return time.perf_counter() - started, receipts, heals
+
+
 def run(label: str, extra: list[str], n: int, n_seq: int, tasks: int, poll: float) -> list[Row]:
     nonces.reset_all()
     with LocalChain(extra_args=extra) as chain:
@@ -102,6 +144,10 @@ def run(label: str, extra: list[str], n: int, n_seq: int, tasks: int, poll: floa
         _gap_free(batched)
         blocks = len({r.block_number for r in batched})
 
+        stall_s, stalled, heals = _with_stalls(chain, agent, task, provider, n)
+        _gap_free(stalled)
+        stall_rate = n / stall_s
+
         latencies = _latency(chain, agent, source, provider, tasks, poll)
 
     seq_note = f"peer = {n_seq} attempt() calls one after another, each waiting its receipt"
@@ -115,6 +161,21 @@ def run(label: str, extra: list[str], n: int, n_seq: int, tasks: int, poll: floa
             seq_rate,
             "tx/s",
             note=f"{n} attempts in {blocks} blocks; {seq_note}",
+        ),
+        Row(
+            f"[{label}] attempts/s attempt_many, 1 stall per 200, vs sequential",
+            stall_rate,
+            seq_rate,
+            "tx/s",
+            note=f"{len(heals)} stall(s) injected and healed by the waiters, no restart",
+        ),
+        Row(
+            f"[{label}] time to heal a stall (injection → receipt)",
+            statistics.median(heals) * 1000,
+            None,
+            "ms",
+            higher_is_better=False,
+            note="median; detection from txpool_inspect (queued at the account nonce)",
         ),
         Row(
             f"[{label}] attempts/s per-tx submit vs sequential",

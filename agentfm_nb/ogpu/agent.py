@@ -125,7 +125,8 @@ class Agent(ChainReader):
     ) -> None:
         """``private_key``: hex text or an eth-account ``LocalAccount`` (falls back to
         ``AGENT_PRIVATE_KEY``). ``stall_after``: seconds before a ready transaction that is not
-        mined is re-sent with bumped fees (default: a few block intervals, at least 1.5 s);
+        mined is re-sent with bumped fees (default: a few block intervals, at least 1 s; sooner
+        when the node's pool shows it queued);
         it applies to every ``Agent`` of this key on this node."""
         signer = Signer.resolve(private_key)  # before any network: a bad key fails fast
         super().__init__(chain)

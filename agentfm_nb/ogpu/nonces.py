@@ -10,8 +10,10 @@ the node knows the hash, returns no receipt, and its pending count stops at the 
 pending count is never used as the next free nonce, and ``heal()`` (run by every waiter, rate
 limited) compares the tracked transactions with the node's mined count:
 
-- the transaction at nonce == mined count, not mined for ``stall_after`` seconds and still known
-  to the node, is re-signed at the same nonce with fees bumped past the replacement threshold;
+- the transaction at nonce == mined count, not mined for ``stall_after`` seconds (a few block
+  intervals) or shown as queued by the node's ``txpool_inspect`` (sooner: a transaction at the
+  account's nonce is never legitimately queued), is re-signed at the same nonce with fees bumped
+  past the replacement threshold;
 - tracked transactions the node forgot are broadcast again from their signed bytes;
 - a nonce below tracked ones that nobody sent (a lost reservation) is filled with a zero-value
   self-transfer, so the later ones are not stuck behind a gap;
@@ -33,9 +35,10 @@ from web3 import Web3
 
 from agentfm_nb.ogpu.errors import OGPUError, TxDroppedError, TxReplacedError
 
-MIN_STALL_S = 1.5  # floor: one-block-per-transaction dev chains report ~0 s block intervals
+MIN_STALL_S = 1.0  # floor: one-block-per-transaction dev chains report ~0 s block intervals
 STALL_BLOCKS = 3.0  # a ready transaction normally lands in the next block or two
-HEAL_EVERY_S = 0.2  # waiters share one check of the node per interval
+HEAL_EVERY_S = 0.1  # waiters share one check of the node per interval
+POOL_GRACE_S = 0.1  # a just-promoted transaction may show as queued for an instant
 BUMP = 1.25  # > the 10 % replacement threshold of geth-like pools, with margin for rounding
 _SAMPLE_BLOCKS = 16
 
@@ -148,6 +151,8 @@ class NonceManager:
         self._checked_at = 0.0
         self._mined = -1
         self._progress_at = time.monotonic()
+        self._pool_checked_at = 0.0
+        self._no_txpool = False
         self.stats = HealStats()
 
     # -- handing out nonces ----------------------------------------------------------------------
@@ -267,7 +272,8 @@ class NonceManager:
             since = max(self._progress_at, item.sent_at if item else 0.0)
             if not any(n >= mined for n in self.inflight):
                 return
-            if now - since < self.stall_limit(node):
+            age, limit = now - since, self.stall_limit(node)
+            if age < limit and not (item is not None and self._parked(node, mined, age, limit)):
                 return
             self.stats.stalls += 1
             self._progress_at = now  # one repair per stall period
@@ -277,6 +283,25 @@ class NonceManager:
                 self._fill(node, mined)
             elif item.failure is None and item.cancel_hash is None and item not in again:
                 self._resend(node, item, now)
+
+    def _parked(self, node: Node, nonce: int, age: float, limit: float) -> bool:
+        """Before the time limit: does the pool show our next-to-mine transaction queued (a
+        transaction at the account's nonce is never legitimately queued) or gone? Asked at
+        most every ``limit / 8`` s; nodes without ``txpool_inspect`` wait for the limit."""
+        now = time.monotonic()
+        if self._no_txpool or age < POOL_GRACE_S or now - self._pool_checked_at < limit / 8:
+            return False
+        self._pool_checked_at = now
+        out = node.batch([("txpool_inspect", [])])[0]
+        result = out.get("result")
+        if not isinstance(result, dict):
+            self._no_txpool = True
+            return False
+        mine = self.address.lower()
+        pending = {k.lower(): v for k, v in (result.get("pending") or {}).items()}.get(mine, {})
+        queued = {k.lower(): v for k, v in (result.get("queued") or {}).items()}.get(mine, {})
+        key = str(nonce)
+        return key in queued or key not in pending
 
     def _mark_replaced(self, node: Node, mined: int) -> None:
         """Tracked nonces below the mined count whose hashes have no receipt: the chain used
