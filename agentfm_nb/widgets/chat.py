@@ -14,21 +14,14 @@ from typing import Any
 
 import traitlets as t
 
+from agentfm_nb.client._inband import agent_failure
 from agentfm_nb.client._shared import match_model, pick_least_loaded
 from agentfm_nb.errors import AgentFMError, MeshOverloadedError, ModelNotFoundError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client
 from agentfm_nb.widgets.artifacts import artifact_cards, read_artifact
-from agentfm_nb.wire import ERROR_PREFIX, FILES_INCOMING
+from agentfm_nb.wire import FILES_INCOMING
 
 _CHUNK_FLUSH_S = 0.05  # stream text to the browser in ~20 batches a second, whatever the line rate
-
-
-def _agent_error(text: str) -> str | None:
-    """The error a failed agent's stream ends with (its last line), else ``None``."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else ""
-    prefix = ERROR_PREFIX.strip()
-    return (last[len(prefix) :].strip() or last) if last.startswith(prefix) else None
 
 
 class ChatTurn:
@@ -228,8 +221,8 @@ class ChatWidget(BaseWidget):
                         text.append(chunk.text)
                         pending.append(chunk.text)
                         self.stats["chunks"] += 1
-                    elif chunk.text.strip() == FILES_INCOMING:
-                        files_incoming = True
+                    elif chunk.kind == "marker" or chunk.text.strip() == FILES_INCOMING:
+                        files_incoming = True  # the client announces the zip as a marker
             if files_incoming and client.artifacts_dir is not None:
                 from agentfm_nb.client.artifacts import aharvest
 
@@ -238,7 +231,7 @@ class ChatWidget(BaseWidget):
                 self._files[index] = (base / msg["task_id"], paths)
                 msg["artifacts"] = artifact_cards(paths, root=base / msg["task_id"])
             # A failed agent's stream ends with an error line: the turn failed, say so.
-            failed = _agent_error("".join(text))
+            failed = agent_failure("".join(text))
             if failed is not None:
                 msg["status"], msg["error"] = "error", failed
             else:
@@ -293,6 +286,10 @@ class ChatWidget(BaseWidget):
         lines = [f"ChatWidget ({len(self.history)} messages, {self.status.get('state', 'idle')})"]
         for m in self.history:
             lines.append(f"{m['role']}: {m['content']}")
+            if m.get("error"):
+                lines.append(f"(failed: {m['error']})")
+            if m.get("artifacts"):
+                lines.append("files: " + ", ".join(str(a.get("name")) for a in m["artifacts"]))
         return "\n".join(lines)
 
     def _fallback_html(self) -> str:

@@ -60,6 +60,7 @@ export function liveness(
   };
   const ping = () => {
     pinged = Date.now();
+    banner.dataset.pinged = String(pinged);
     try {
       model.send({ kind: "ping" });
     } catch {
@@ -67,6 +68,7 @@ export function liveness(
     }
   };
   const check = () => {
+    banner.dataset.checked = String(Date.now());
     if (kernelGone(model)) return set(true);
     const now = Date.now();
     if (lastHeard >= pinged) {
@@ -77,6 +79,7 @@ export function liveness(
   };
   const heard = () => {
     lastHeard = Date.now();
+    banner.dataset.heard = String(lastHeard);
     set(false);
   };
   const onMsg = (msg: { kind?: string }) => heard();

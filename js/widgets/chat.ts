@@ -30,7 +30,8 @@ const CSS = `
 .afm-chat .afm-md pre { background: var(--afm-bg2); color: var(--jp-content-font-color1, CanvasText); padding: 6px; overflow-x: auto; }
 .afm-chat .afm-md p { margin: 4px 0; }
 .afm-chat .afm-state { font-weight: 600; }
-.afm-chat .afm-state.error { color: var(--afm-err); }
+.afm-chat .afm-state.error::before { content: ""; display: inline-block; width: 8px; height: 8px; border-radius: 4px;
+  margin-right: 4px; background: var(--afm-err); }
 `;
 
 interface Message {

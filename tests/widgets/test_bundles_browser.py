@@ -46,8 +46,7 @@ def test_every_bundle_renders(tmp_path: Path) -> None:
         assert "Agent 0" in first or "Agent" in first
         page.fill("#wt input[type=search]", "agent 499")
         page.wait_for_function(
-            "[...document.querySelectorAll('#wt .afm-wt-row')]"
-            ".filter(r => !r.hidden).length === 1"
+            "[...document.querySelectorAll('#wt .afm-wt-row')].filter(r => !r.hidden).length === 1"
         )
         page.click("#wt .afm-wt-row")
         assert page.evaluate("window.models.wt.get('selected')") == [_W(499).peer_id]
