@@ -51,21 +51,26 @@ class WatchedStream:
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The body is pumped on the request's own task; a small watcher task cancels it when the
+        # client leaves, and the gateway's shutdown cancels it through ``state.streams``.
         self._started = self._completed = False
-        pump = asyncio.ensure_future(self._pump(send))
-        watcher = asyncio.ensure_future(_wait_disconnect(receive))
-        self.state.streams.add(pump)
-        disconnected = False
+        task = asyncio.current_task()
+        assert task is not None
+        gone = asyncio.Event()
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task, gone))
+        self.state.streams.add(task)
         try:
-            await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            disconnected = watcher.done()
+            await self._pump(send)
+        except asyncio.CancelledError:
+            if not (gone.is_set() or self.state.shutdown.is_set()):
+                raise  # not ours: the server itself is cancelling the request
+            uncancel = getattr(task, "uncancel", None)  # 3.11+; 3.10 counts no cancels
+            if uncancel is not None:
+                uncancel()
         finally:
-            self.state.streams.discard(pump)
-            for task in (pump, watcher):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(pump, watcher, return_exceptions=True)
-        if self._started and not self._completed and not disconnected:
+            self.state.streams.discard(task)
+            watcher.cancel()
+        if self._started and not self._completed and not gone.is_set():
             # Ended by the gateway (shutdown) with the client still there: close the body
             # properly rather than dropping the connection mid-chunk.
             with contextlib.suppress(Exception):
@@ -93,6 +98,14 @@ class WatchedStream:
         if not self._completed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             self._completed = True
+
+
+async def _cancel_on_disconnect(
+    receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event
+) -> None:
+    await _wait_disconnect(receive)
+    gone.set()
+    task.cancel()
 
 
 async def _wait_disconnect(receive: Receive) -> None:
