@@ -15,6 +15,7 @@ from web3.exceptions import ContractLogicError, ProviderConnectionError, Web3Exc
 from agentfm_nb.ogpu.abi import NEXUS_ABI, SOURCE_ABI, TASK_ABI, TERMINAL_ABI
 from agentfm_nb.ogpu.chain import ChainConfig
 from agentfm_nb.ogpu.errors import (
+    ChainConfigError,
     ChainConnectionError,
     ChainMismatchError,
     TxRevertError,
@@ -51,12 +52,14 @@ class Connection:
         )
         # typed Any: we pass plain str addresses/hashes, which web3 accepts at run time
         self.w3: Any = Web3(provider)
-        self.nexus = self.w3.eth.contract(
-            address=Web3.to_checksum_address(chain.nexus), abi=NEXUS_ABI
-        )
-        self.terminal = self.w3.eth.contract(
-            address=Web3.to_checksum_address(chain.terminal), abi=TERMINAL_ABI
-        )
+        try:
+            nexus, terminal = (Web3.to_checksum_address(a) for a in (chain.nexus, chain.terminal))
+        except ValueError:
+            raise ChainConfigError(
+                f"chain {chain.name!r}: nexus/terminal must be 20-byte hex addresses"
+            ) from None
+        self.nexus = self.w3.eth.contract(address=nexus, abi=NEXUS_ABI)
+        self.terminal = self.w3.eth.contract(address=terminal, abi=TERMINAL_ABI)
         self._verified = False
         self._lock = threading.Lock()
 

@@ -85,6 +85,12 @@ def test_sdk_groups_and_names() -> None:
     assert errors.TxTimeoutError is errors.TxReceiptTimeoutError
 
 
+def test_bad_contract_address_is_a_config_error(world: World) -> None:
+    with pytest.raises(errors.ChainConfigError) as info:
+        Agent(world.config.replace(nexus="0x1234"), world.agent_key)
+    assert isinstance(info.value, ConfigError) and "nexus/terminal" in info.value.message
+
+
 def test_missing_key_reports_the_agent_role(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGENT_PRIVATE_KEY", raising=False)
     with pytest.raises(MissingSignerError) as info:
