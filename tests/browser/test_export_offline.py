@@ -62,6 +62,31 @@ def test_exported_widgets_render_offline(
     # the panel's first state was sent from its cell, so the export has the count, not "–"
     panel = page.locator(".afm-gp").inner_text()
     assert re.search(r"online workers\s+4\b", panel), panel
+    # A saved page must not look live: every widget says it is a snapshot, controls that need
+    # a kernel are disabled, relative times are frozen, and reading clicks still work.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.afm-wt, .afm-chat, .afm-sg, .afm-gp')].every("
+        "(w) => w.querySelector('.afm-banner.snap:not([hidden])'))",
+        timeout=15_000,
+    )
+    assert "Snapshot of" in page.locator(".afm-chat .afm-banner.snap").inner_text()
+    assert page.locator(".afm-chat button", has_text="Send").is_disabled()
+    assert page.locator(".afm-chat textarea").is_disabled()
+    assert page.locator(".afm-sg button", has_text="Stop").is_disabled()
+    assert page.locator(".afm-sg button", has_text="Retry failed").is_disabled()
+    assert page.locator(".afm-gp button", has_text="Stop gateway").is_disabled()
+    assert page.locator(".afm-gp .afm-dot.on").count() == 0
+    assert "running when saved" in page.locator(".afm-gp").inner_text()
+    assert "snapshot" in page.locator(".afm-wt .afm-bar").first.inner_text()
+    seen = page.locator(".afm-wt .afm-wt-row .c-last_seen").all_inner_texts()
+    uptime = page.locator(".afm-gp dd[data-field=uptime]").inner_text()
+    page.wait_for_timeout(2200)
+    assert page.locator(".afm-wt .afm-wt-row .c-last_seen").all_inner_texts() == seen
+    assert page.locator(".afm-gp dd[data-field=uptime]").inner_text() == uptime
+    page.locator(".afm-sg canvas").click(position={"x": 5, "y": 5})
+    detail = page.locator(".afm-sg .afm-sg-detail")
+    detail.filter(has_text="Prompt:").wait_for(timeout=5_000)
+    assert "#0 · done" in detail.inner_text() and "Result:" in detail.inner_text()
     assert blocked == [], blocked  # nothing needed the network (no CDN fallback was tried)
     assert errors == [], errors
     page.screenshot(path=output_dir / f"export_{assets}.png", full_page=True)
