@@ -38,6 +38,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return
         try:
             self._writer.write(buffer)
+            if not self._writer.transport.get_write_buffer_size():
+                return  # all of it went out at once (the usual case for a request)
             if timeout is None:
                 await self._writer.drain()
             else:

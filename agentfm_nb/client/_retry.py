@@ -30,7 +30,8 @@ BACKOFF_BASE_S = 0.5
 RETRY_AFTER_CAP_S = 10.0
 
 
-def backoff(attempt: int, base: float = BACKOFF_BASE_S) -> float:
+def backoff(attempt: int, base: float | None = None) -> float:
+    base = BACKOFF_BASE_S if base is None else base
     return float(base * (2**attempt) + random.uniform(0, base * 0.5))
 
 

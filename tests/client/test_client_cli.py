@@ -38,7 +38,7 @@ def test_cli_commands(gateway: Any) -> None:
     with AgentFMClient(gateway.url, api_key=None) as c:
         echo = c.workers.list(agent_name="Echo")[0].peer_id
     r = _cli("chat", "--gateway", gateway.url, "--peer", echo, "--prompt", "hi there")
-    assert (r.returncode, r.stdout) == (0, "hi there\n")
+    assert (r.returncode, r.stdout) == (0, "hi there\n\n")  # the gateway's blank line kept
     r = _cli("chat", "--gateway", gateway.url, "--peer", echo, "--prompt", "s", "--stream")
     assert (r.returncode, r.stdout) == (0, "s\n")
 
@@ -53,4 +53,4 @@ def test_cli_errors_one_line(start_gateway: Any, api_key: str) -> None:
     r = _cli("ping", "--gateway", gw.url, env={"AGENTFM_API_KEY": api_key})
     assert r.returncode == 0 and api_key not in r.stdout + r.stderr
     r = _cli("ping", "--gateway", "http://127.0.0.1:9")
-    assert r.returncode == 1 and "cannot reach" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and "could not reach" in r.stderr and r.stderr.count("\n") == 1

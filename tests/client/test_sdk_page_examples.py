@@ -192,7 +192,7 @@ def test_webhook_fire_and_forget(start_gateway: Any) -> None:
             prompt="Long-running batch job",
             webhook_url=f"http://127.0.0.1:{port}/cb",
         )
-        for _ in range(100):
+        for _ in range(300):
             if done:
                 break
             time.sleep(0.1)
