@@ -225,10 +225,16 @@ class Transactor:
                 if "nonce too low" in lowered:
                     continue  # the counter is re-read on the way out
                 if "underpriced" in lowered or "already known" in lowered:
-                    self.nonces.skip(nonce)  # a transaction we do not track holds this nonce
+                    # transactions we do not track (another process, same key) hold this
+                    # nonce: step past them; the pending count is a floor here, not the answer
+                    self.nonces.skip(max(nonce, self._pending_count() - 1))
                     continue
                 raise TxSendError(function, nonce, detail) from None
         raise TxSendError(function, None, f"no free nonce after {_SEND_TRIES} tries: {detail}")
+
+    def _pending_count(self) -> int:
+        out = self.conn.batch([("eth_getTransactionCount", [self.signer.address, "pending"])])
+        return as_int(out[0]["result"]) if "result" in out[0] else 0
 
     def pending(
         self, function: str, args: dict[str, Any], item: InFlight, on_revert: RevertMapper

@@ -170,6 +170,24 @@ def test_dropped_transaction_that_cannot_be_resent_is_reported(world: World) -> 
     assert agent.attempt(task, world.provider, 2).nonce == pending.nonce
 
 
+def test_transactions_of_another_process_are_stepped_over(world: World) -> None:
+    """Another process with the same key has transactions in the pool this manager never
+    saw: the first send collides, the next one goes past them."""
+    agent, task = _ready(world)
+    assert world.chain.w3 is not None
+    world.chain.set_automine(False)
+    signer = Signer(world.agent_key)
+    start = world.chain.w3.eth.get_transaction_count(world.agent)
+    for nonce in range(start, start + 5):
+        tx = {"to": world.agent, "value": 0, "gas": 21_000, "nonce": nonce, "chainId": 31337}
+        fees = {"maxFeePerGas": 10**12, "maxPriorityFeePerGas": 10**11}
+        world.chain.w3.eth.send_raw_transaction(signer.sign_transaction({**tx, **fees}))
+    pending = agent.submit_attempt(task, world.provider, 1)
+    assert pending.nonce == start + 5
+    world.chain.rpc("evm_mine")
+    assert pending.wait(10).ok
+
+
 def test_replaced_transaction_is_reported(world: World) -> None:
     agent, task = _ready(world)
     world.chain.set_automine(False)
