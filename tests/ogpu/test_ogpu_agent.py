@@ -74,10 +74,13 @@ def test_reads(world: World) -> None:
     reader = ogpu_agent.ChainReader(world.config)
     assert reader.is_agent_of(world.master, world.agent) is True
     assert reader.is_agent_of(world.provider, world.agent) is False
+    before = world.chain.chain_time()
     task = world.chain.publish_task(world.source, payment=777, config='{"x": 1}', expires_in=60)
     params = reader.task_params(task)
     assert (params.source, params.config, params.payment) == (world.source, '{"x": 1}', 777)
-    assert params.expiry_time == reader.task_expiry(task) == world.chain.chain_time() + 60
+    # the expiry is the chain time read before publishing + 60 (a second may tick meanwhile)
+    assert params.expiry_time == reader.task_expiry(task)
+    assert before + 60 <= params.expiry_time <= world.chain.chain_time() + 60
     assert reader.source_status(world.source) is SourceStatus.ACTIVE
 
 
