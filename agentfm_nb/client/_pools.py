@@ -56,9 +56,8 @@ class _ShardStream(httpx.AsyncByteStream):
         self._owner = owner
         self._shard: _Shard | None = shard
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._inner:
-            yield part
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()  # no generator layer of our own per chunk
 
     async def aclose(self) -> None:
         shard, self._shard = self._shard, None

@@ -195,7 +195,7 @@ class AsyncTransport:
         self.http = http
         self.base_url = base_url
         self.retries = retries
-        self._targets: dict[str, tuple[httpx.URL, list[tuple[bytes, bytes]]]] = {}
+        self._targets: dict[str, tuple[httpx.URL, httpx.Headers]] = {}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(self.retries + 1):
@@ -222,28 +222,30 @@ class AsyncTransport:
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return decode_json(await self.request(method, path, **kwargs))
 
-    def _target(self, path: str) -> tuple[httpx.URL, list[tuple[bytes, bytes]]]:
-        """The URL and headers of a JSON POST to ``path``, built once per path."""
+    def _target(self, path: str) -> tuple[httpx.URL, httpx.Headers]:
+        """The URL and headers of a JSON POST to ``path``, built (and validated) once per path."""
         target = self._targets.get(path)
         if target is None:
             url = self.http._merge_url(path)
             # the client's own headers (User-Agent, Accept, the key), minus content coding:
             # the hot path hands the body over as it arrives, undecoded
-            headers = [(b"Host", url.netloc), (b"Content-Type", b"application/json")]
-            headers += [(k, v) for k, v in self.http.headers.raw if k.lower() != b"accept-encoding"]
-            target = self._targets[path] = (url, headers)
+            raw = [(b"Host", url.netloc), (b"Content-Type", b"application/json")]
+            raw += [(k, v) for k, v in self.http.headers.raw if k.lower() != b"accept-encoding"]
+            target = self._targets[path] = (url, httpx.Headers(raw))
         return target
 
     def _post_request(self, path: str, payload: Any, timeout: httpx.Timeout) -> httpx.Request:
         url, headers = self._target(path)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        return httpx.Request(
+        request = httpx.Request(
             "POST",
             url,
-            headers=[*headers, (b"Content-Length", str(len(body)).encode("ascii"))],
+            headers=headers,  # a Headers object is copied as is, not parsed again
             stream=httpx.ByteStream(body),
             extensions={"timeout": timeout.as_dict()},
         )
+        request.headers["Content-Length"] = str(len(body))
+        return request
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """One request through the client's transport for its URL (mounts, proxies, mocks);

@@ -40,7 +40,7 @@ def test_cli_commands(gateway: Any) -> None:
     r = _cli("chat", "--gateway", gateway.url, "--peer", echo, "--prompt", "hi there")
     assert (r.returncode, r.stdout) == (0, "hi there\n\n")  # the gateway's blank line kept
     r = _cli("chat", "--gateway", gateway.url, "--peer", echo, "--prompt", "s", "--stream")
-    assert (r.returncode, r.stdout) == (0, "s\n")
+    assert (r.returncode, r.stdout) == (0, "s\n\n")
 
 
 def test_cli_errors_one_line(start_gateway: Any, api_key: str) -> None:

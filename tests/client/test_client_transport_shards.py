@@ -20,21 +20,25 @@ def _shards(client: AsyncAgentFMClient) -> list[Any]:
     return transport._shards
 
 
-async def test_open_responses_spread_over_shards_and_release(gateway: Any) -> None:
+async def test_pools_stay_small_and_slots_are_released(gateway: Any) -> None:
     async with AsyncAgentFMClient(gateway.url, api_key=None) as client:
-        shards = _shards(client)
-        n = len(shards) + 4
+        transport = client._http._transport
+        assert isinstance(transport, ShardedTransport)
+        depth = transport._depth
+        n = 2 * depth + 1
         async with contextlib.AsyncExitStack() as stack:
             for _ in range(n):
                 # unread bodies: each response keeps its connection (and its shard slot)
                 await stack.enter_async_context(client._http.stream("GET", "/health"))
-            loads = [s.inflight for s in shards]
-            assert sum(loads) == n
-            assert max(loads) - min(loads) <= 1
-        assert [s.inflight for s in shards] == [0] * len(shards)
-        # pooled connections are reused: a second round still works and releases
-        assert await client.health()
-        assert sum(s.inflight for s in shards) == 0
+            loads = sorted((s.inflight for s in _shards(client)), reverse=True)
+            # no pool holds more than ``depth`` requests: a new one opened instead
+            assert loads == [depth, depth, 1]
+        assert [s.inflight for s in _shards(client)] == [0, 0, 0]
+        # pooled connections are reused, no new pool opens for sequential requests
+        for _ in range(5):
+            assert await client.health()
+        assert len(_shards(client)) == 3
+        assert sum(s.inflight for s in _shards(client)) == 0
 
 
 async def test_failed_and_cancelled_requests_release_their_slot(gateway: Any) -> None:
