@@ -125,6 +125,8 @@ class Mesh:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick
         await self.drain()
+        for run in list(self._runs):  # slots held by python work that never returned
+            run.forget_holds()
         for agent in self._agents:
             with contextlib.suppress(Exception):
                 await agent.aclose()

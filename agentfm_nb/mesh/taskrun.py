@@ -370,6 +370,11 @@ class TaskRun:
         else:
             self.mesh.task_done(self)
 
+    def forget_holds(self) -> None:
+        """Stop waiting for work that outlived the stream (the mesh is closing)."""
+        if self._release is not None:
+            self._release.cancel()
+
     async def _release_after(self, holds: list[Awaitable[Any]]) -> None:
         await asyncio.gather(*holds, return_exceptions=True)
         self.mesh.task_done(self)

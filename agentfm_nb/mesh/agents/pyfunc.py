@@ -50,13 +50,22 @@ class _Threaded(asyncio.Future[T]):
     """The result of blocking agent code, plus the thread computing it."""
 
     thread: threading.Thread
+    returned: bool  # the agent's code is over; only our own delivery is left
 
-    def stop(self, hold: Hold) -> None:
+    def stop(self, hold: Hold, *, interrupt: bool = True) -> None:
         """The task is over: interrupt the thread and keep the slot until it has ended."""
         if not self.done():
-            _interrupt(self.thread)
-            hold(self)
+            if interrupt and not self.returned:
+                _interrupt(self.thread)
+            hold(_thread_gone(self.thread))
         self.add_done_callback(_consume)
+
+
+async def _thread_gone(thread: threading.Thread) -> None:
+    # Polled rather than tied to the result: the slot must come back even if an interrupt
+    # landed in our own delivery code instead of the agent's.
+    while thread.is_alive():  # noqa: ASYNC110 (a thread has nothing to await)
+        await asyncio.sleep(0.05)
 
 
 def _consume(fut: asyncio.Future[Any]) -> None:
@@ -72,6 +81,7 @@ def _in_thread(fn: Callable[[], T]) -> _Threaded[T]:
     """
     loop = asyncio.get_running_loop()
     fut: _Threaded[T] = _Threaded(loop=loop)
+    fut.returned = False
 
     def deliver(ok: bool, value: Any) -> None:
         if fut.done():
@@ -83,12 +93,16 @@ def _in_thread(fn: Callable[[], T]) -> _Threaded[T]:
 
     def run() -> None:
         try:
-            result: Any = fn()
-            ok = True
-        except BaseException as exc:
-            result, ok = exc, False
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(deliver, ok, result)
+            try:
+                result: Any = fn()
+                ok = True
+            except BaseException as exc:
+                result, ok = exc, False
+            fut.returned = True
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(deliver, ok, result)
+        except AgentStopped:
+            pass  # a late interrupt; the hold polls the thread, not this result
 
     fut.thread = threading.Thread(target=run, name="agentfm-pyagent", daemon=True)
     fut.thread.start()
@@ -253,12 +267,15 @@ async def _iterate_in_thread(it: Iterator[Any], hold: Hold) -> AsyncIterator[byt
                     close()
 
     future = _in_thread(run)
+    finished = False
     try:
         while True:
             item = await queue.get()
             if item is _DONE:
+                finished = True
                 break
             if isinstance(item, BaseException):
+                finished = True
                 raise item
             room.release()
             parts = [_printed(item)]
@@ -266,6 +283,7 @@ async def _iterate_in_thread(it: Iterator[Any], hold: Hold) -> AsyncIterator[byt
             while not queue.empty():
                 nxt = queue.get_nowait()
                 if nxt is _DONE or isinstance(nxt, BaseException):
+                    finished = True
                     if data := b"".join(parts):
                         yield data
                     if isinstance(nxt, BaseException):
@@ -277,7 +295,8 @@ async def _iterate_in_thread(it: Iterator[Any], hold: Hold) -> AsyncIterator[byt
                 yield data
     finally:
         stop.set()
-        future.stop(hold)
+        # a reader that saw the end lets the thread finish on its own; one that left interrupts
+        future.stop(hold, interrupt=not finished)
 
 
 __all__ = ["AgentStopped", "PythonAgent", "load_callable"]
