@@ -72,7 +72,18 @@ OGPU = Registry(
     "ogpu",
     title="OpenGPU scheduler agent (each subcommand takes --help):",
     key_hint=f"the agent key is read from ${ENV_VAR} or a prompt that does not echo",
-    order=("connect", "status", "attempt", "register", "unregister", "events", "console"),
+    order=(
+        "connect",
+        "status",
+        "attempt",
+        "register",
+        "unregister",
+        "events",
+        "console",
+        "nonce info",
+        "nonce fix",
+        "nonce reset",
+    ),
     notes=(
         f"The agent's key comes from ${ENV_VAR} or a hidden prompt, never from the magic line.",
         "",
@@ -245,6 +256,45 @@ def _events(magics: OgpuMagics, args: Any, _cell: str | None) -> Any:
     session.follower = feed.start(on_event, on_error=on_error)
     print("following the chain; `%ogpu events --stop` to stop")
     return None
+
+
+@OGPU.command("nonce info", "The agent's nonces: mined, pending, in flight, stalled.")
+def _nonce_info(magics: OgpuMagics, _args: Any, _cell: str | None) -> dict[str, Any]:
+    """Print (and return) the node's and this process's view of the agent's nonces."""
+    from agentfm_nb.ogpu.nonce_tools import get_nonce_info
+
+    agent = magics.need_agent()
+    info = get_nonce_info(agent.address, chain=agent.chain)
+    for key in ("mined_nonce", "pending_nonce", "cached_nonce", "pending_count", "stalled"):
+        print(f"{key:>14}: {info[key]}")
+    for item in info["tracked"]:
+        print(f"{'nonce ' + str(item['nonce']):>14}: {item['function']} {item['state']}")
+    return info
+
+
+@OGPU.command("nonce reset", "Forget the local nonce counter; the next send asks the node.")
+def _nonce_reset(magics: OgpuMagics, _args: Any, _cell: str | None) -> None:
+    """Forget this process's nonce counter and tracked transactions for the agent's key."""
+    from agentfm_nb.ogpu.nonce_tools import reset_nonce_cache
+
+    agent = magics.need_agent()
+    reset_nonce_cache(agent.address)
+    print(f"nonce cache reset for {agent.address}")
+
+
+@OGPU.command("nonce fix", "Cancel stuck nonces with zero-value self-transfers (costs gas).")
+@argument("--timeout", type=float, default=60.0, metavar="S", help="wait for the cancels (60)")
+def _nonce_fix(magics: OgpuMagics, args: Any, _cell: str | None) -> int:
+    """Cancel every nonce from the mined count to the highest in flight, wait until they are
+    mined, and print (and return) the next free nonce."""
+    from agentfm_nb.ogpu.nonce_tools import fix_nonce
+
+    agent = magics.need_agent()
+    # The account object signs the cancels; the key itself never leaves the signer.
+    account = agent.signer._account
+    next_nonce = fix_nonce(agent.address, account, chain=agent.chain, timeout=args.timeout)
+    print(f"nonces fixed: the next free nonce is {next_nonce}")
+    return next_nonce
 
 
 def register(ipython: Any) -> OgpuMagics:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +60,26 @@ def ip(capsys: pytest.CaptureFixture[str]) -> Iterator[Shell]:
         yield Shell(shell, capsys)
     finally:
         stop_session_gateway()
+        _quiet_panels()
         set_default_client(None)
         shell.run_line_magic("unload_ext", "agentfm_nb")
+
+
+def _quiet_panels() -> None:
+    """Let this test's gateway panels finish their background work now.
+
+    Outside a kernel a widget's late refresh prints its text fallback; one that finishes after
+    the test would print into the next test's cell output.
+    """
+    from agentfm_nb.magics.gateway import _panels
+    from agentfm_nb.widgets._base import _pending
+
+    for panel in list(_panels):
+        panel._cancel_all()
+        deadline = time.monotonic() + 10
+        while panel._tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+    _pending.clear()
 
 
 @pytest.fixture

@@ -55,10 +55,10 @@ def test_usage_errors_are_one_line(ip: Shell, source: str, needle: str) -> None:
 def test_no_gateway_is_one_line(ip: Shell, dead_client: object, dead_url: str) -> None:
     for source in ("%agentfm workers", "%agentfm workers -o w", "%agentfm run --peer x hi"):
         message = ip.run(source).one_line_error()
-        assert "cannot reach" in message and dead_url in message, message
+        assert "reach the" in message and dead_url in message, message
         assert "%agentfm gateway start" in message  # says what to do next
     message = ip.run(f"%agentfm connect {dead_url}").one_line_error()
-    assert "cannot reach" in message
+    assert "reach the" in message
 
 
 def test_connect_refuses_a_literal_key(ip: Shell) -> None:

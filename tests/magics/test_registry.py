@@ -52,12 +52,15 @@ OGPU_BAD = {
     "unregister": ("%ogpu unregister", "required: source, provider"),
     "events": ("%ogpu events --from-block soon", "invalid int value: 'soon'"),
     "console": ("%ogpu console", "not connected"),
+    "nonce info": ("%ogpu nonce info", "not connected"),
+    "nonce reset": ("%ogpu nonce reset --all", "unrecognized arguments: --all"),
+    "nonce fix": ("%ogpu nonce fix --timeout soon", "invalid float value: 'soon'"),
 }
 
 
 def test_every_subcommand_has_a_bad_input_case() -> None:
     assert set(AGENTFM_BAD) == set(COMMANDS)
-    assert set(OGPU_BAD) <= set(OGPU.commands)
+    assert set(OGPU_BAD) == set(OGPU.commands)
 
 
 @pytest.mark.parametrize("name", sorted(AGENTFM_BAD))
@@ -76,6 +79,7 @@ def test_ogpu_bad_input_is_one_raised_line(ip: Shell, name: str) -> None:
 
 def test_ogpu_unknown_and_help(ip: Shell) -> None:
     assert "unknown subcommand 'bogus'" in one_line(ip.run("%ogpu bogus"), "ogpu")
+    assert "say info, fix or reset" in one_line(ip.run("%ogpu nonce"), "ogpu")
     for source in ("%ogpu", "%ogpu help", "%ogpu --help"):
         ran = ip.run(source)
         assert ran.ok, ran.err
@@ -172,7 +176,7 @@ def test_chat_template_fills_what_it_can(ip: Shell, dead_client: object) -> None
     # Interpolation succeeds, so the failure is the next step (no gateway), not the template.
     ip.ns["x"] = 0.5
     message = one_line(ip.run("%%agentfm chat --model Poet\nhi {x:%} {{literal}}"), "agentfm")
-    assert "cannot reach" in message
+    assert "reach the" in message
 
 
 def test_bad_urls_are_one_line(ip: Shell) -> None:

@@ -53,6 +53,10 @@ def test_magic_flow(
     frame = ip.run_line_magic("ogpu", "events")
     assert {"Registered", "TaskPublished", "Attempted", "TaskStatusChanged"} <= set(frame["name"])
     assert ip.run_line_magic("ogpu", f"unregister {w.source} {w.provider}").ok
+    info = ip.run_line_magic("ogpu", "nonce info")
+    assert info["address"] == w.agent and info["mined_nonce"] >= 3 and not info["stalled"]
+    assert ip.run_line_magic("ogpu", "nonce reset") is None
+    assert ip.run_line_magic("ogpu", "nonce fix") == info["mined_nonce"]  # nothing was stuck
     out = capsys.readouterr()
     assert "connected: agent" in out.out and "attempt: mined in block" in out.out
     assert w.agent_key[2:] not in out.out + out.err
