@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -15,6 +16,8 @@ from agentfm_nb.mesh.agents.guard import TAG_VAR, AgentGuard, kill_task
 
 READ_SIZE = 64 * 1024
 STDERR_TAIL = 4096
+_F_SETPIPE_SZ = 1031  # Linux fcntl
+_PIPE_SIZE = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 # Linux refuses one environment string over 128 KiB; the full prompt is always on stdin
 MAX_ENV_PROMPT = 96 * 1024
 # the one-line error a client sees keeps at most this much of the last stderr line
@@ -88,6 +91,7 @@ class CommandAgent:
                 detail=f"\u274c Failed to start task: {exc}",
             ) from None
         self.guard.watch(proc.pid)
+        _widen_pipe(proc)
         assert proc.stdout is not None
         helpers = [
             asyncio.ensure_future(_feed_stdin(proc, prompt.encode("utf-8", "surrogateescape"))),
@@ -147,6 +151,21 @@ async def _feed_stdin(proc: asyncio.subprocess.Process, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError, RuntimeError):
             stdin.close()
+
+
+def _widen_pipe(proc: asyncio.subprocess.Process) -> None:
+    """Let the agent write up to 1 MiB ahead of us (Linux pipes hold 64 KiB by default).
+
+    An agent that prints fast would otherwise stall each time the gateway is descheduled, which
+    on a busy machine costs it far more than the copy we save it.
+    """
+    transport = getattr(proc, "_transport", None)
+    pipe = transport.get_pipe_transport(1) if transport is not None else None
+    fileobj = pipe.get_extra_info("pipe") if pipe is not None else None
+    if fileobj is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(fileobj.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
 
 
 async def _end_with_agent(proc: asyncio.subprocess.Process, tag: str) -> None:
