@@ -29,7 +29,8 @@ if [ "$status" = 5 ]; then
   status=1
 fi
 if [ "$status" = 0 ] && [ -f package.json ]; then
-  [ -d node_modules ] || npm install --no-audit --no-fund --silent
+  # npm ci: exactly the committed lockfile (complete for every platform), never rewritten
+  [ -d node_modules ] || npm ci --no-audit --no-fund --silent
   npm test --silent
 fi
 exit "$status"
