@@ -54,7 +54,8 @@ def _workers(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     with _client(args) as client:
         models = client.openai.models.list()
-    _table(("ID", "OWNED BY", "DESCRIPTION"), [(m.id, m.owned_by, m.description) for m in models])
+    rows = [(m.id, m.owned_by, m.description or "") for m in models]  # description may be null
+    _table(("ID", "OWNED BY", "DESCRIPTION"), rows)
     return 0
 
 
