@@ -41,14 +41,15 @@ class WorkerSpec:
     kind: AgentKind = "python"
     argv: list[str] | None = None
     callable: str | None = None
-    base_url: str | None = None
+    # may carry ``user:password@``; kept out of reprs, as ``env`` (a worker's own secrets)
+    base_url: str | None = field(default=None, repr=False)
     model: str | None = None
     api_key_env: str | None = None
     timeout_s: float | None = None
     count: int = 1
     online: bool = True
     honesty_score: float = 0.5
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     cwd: Path | None = None  # command agents run here; defaults to the config file's folder
 
     def __post_init__(self) -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agentfm_nb.mesh.config import ConfigError, demo_config, load_config, parse_config
+from agentfm_nb.mesh.config import (
+    ConfigError,
+    WorkerSpec,
+    demo_config,
+    load_config,
+    parse_config,
+)
 
 GOOD = """
 seed = "s1"
@@ -116,3 +122,17 @@ async def test_python_import_error_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no_such_module_xyz"):
         await mesh.start()
     await mesh.aclose()
+
+
+def test_worker_repr_shows_no_credentials() -> None:
+    spec = WorkerSpec(
+        name="LLM",
+        engine="e",
+        kind="openai",
+        base_url="http://user:hunter2-secret@127.0.0.1:1/v1",
+        model="m",
+        env={"TOKEN": "tok-secret-value"},
+    )
+    text = repr(spec)
+    assert "hunter2-secret" not in text and "tok-secret-value" not in text
+    assert "LLM" in text
