@@ -79,7 +79,7 @@ export type Buffers = readonly (ArrayBuffer | ArrayBufferView)[];
 export const BASE_CSS = `
 .afm { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px; line-height: 1.4;
   color: var(--jp-ui-font-color1, CanvasText); background: var(--jp-layout-color1, Canvas);
-  --afm-border: var(--jp-border-color2, GrayText); --afm-muted: var(--jp-ui-font-color2, GrayText);
+  --afm-border: var(--jp-border-color2, GrayText); --afm-muted: var(--jp-ui-font-color2, color-mix(in srgb, CanvasText 70%, Canvas));
   --afm-bg2: var(--jp-layout-color2, Canvas); --afm-fg0: var(--jp-ui-font-color0, CanvasText);
   --afm-ok: var(--jp-success-color1, #2e7d32); --afm-warn: var(--jp-warn-color1, #b35900);
   --afm-err: var(--jp-error-color1, #c62828); --afm-info: var(--jp-brand-color1, #1976d2);

@@ -57,7 +57,7 @@ const CSS = `
 .afm-wt .afm-load { position: relative; height: 14px; border: 1px solid var(--afm-border); border-radius: 2px; overflow: hidden; }
 .afm-wt .afm-load > i { position: absolute; left: 0; top: 0; bottom: 0; width: 0; border-right: 2px solid var(--afm-info); }
 .afm-wt .afm-load > b { position: relative; display: block; font-size: 10px; font-weight: 400; text-align: center; line-height: 12px; }
-.afm-wt .c-peer_id button { padding: 0 4px; margin-left: 4px; font-size: 10px; }
+.afm-wt .afm-wt-row .c-peer_id button { padding: 0 4px; margin-left: 4px; font-size: 10px; }
 .afm-wt .afm-wt-empty { padding: 12px; color: var(--afm-muted); }
 .afm-wt .afm-wt-hidden { display: none !important; }
 `;

@@ -5,7 +5,11 @@
 // width(px): make every notebook output area exactly px wide.
 window.afmChecks = {
   contrast: (sel) => {
-  const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+  const parse = (c) => {
+    const s = c.match(/color\(srgb ([^)]+)\)/);  // color-mix() computes to color(srgb r g b / a)
+    if (s) { const p = s[1].split(/[ /]+/).filter(Boolean).map(Number);
+      return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1]; }
+    const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
     const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
     return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
   const over = (top, under) => { const a = top[3];
@@ -21,7 +25,12 @@ window.afmChecks = {
     for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
     return bg; };
   const bad = []; let checked = 0;
-  for (const root of document.querySelectorAll(sel)) {
+  // widgets inside open shadow roots (marimo) count too
+  const roots = [...document.querySelectorAll(sel)];
+  for (const host of document.querySelectorAll('*')) {
+    if (host.shadowRoot) roots.push(...host.shadowRoot.querySelectorAll(sel));
+  }
+  for (const root of roots) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       const el = n.parentElement; if (!el || !n.data.trim()) continue;
