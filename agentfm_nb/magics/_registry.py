@@ -227,6 +227,10 @@ class Registry:
             return cmd.handler(context, args, cell)
         except UsageError:
             raise
+        except KeyboardInterrupt:
+            # Ctrl-C / the kernel's stop button: fail the cell in one line, so "run all"
+            # stops here; subcommands with something to hand over say so themselves.
+            raise self.fail(cmd.name, "interrupted") from None
         except Exception as exc:
             line = self.describe(cmd, exc) if self.describe is not None else None
             if line is None:

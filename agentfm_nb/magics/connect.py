@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from agentfm_nb.magics._commands import argument, command, fail
-from agentfm_nb.magics._secrets import looks_secret
+from agentfm_nb.magics._secrets import looks_secret, secret_pieces
 from agentfm_nb.magics._session import api_key_from_env, artifacts_option, default_artifacts_dir
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -30,7 +30,7 @@ def check_url(url: str) -> httpx.URL:
         raise fail("connect", f"not a valid URL: {url!r} ({exc})") from None
     if not parsed.host:
         raise fail("connect", f"the gateway URL has no host: {url!r}")
-    if parsed.userinfo:
+    if parsed.userinfo or secret_pieces([url]):
         raise fail(
             "connect",
             "refusing credentials in the URL (it would be saved with the notebook and shown in "

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from IPython.core.error import StdinNotImplementedError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from agentfm_nb.magics._registry import Command, Registry, argument
@@ -51,7 +52,14 @@ def _load_agent(chain: Connection, no_prompt: bool) -> Agent:
         if no_prompt or not sys.stdin or (not sys.stdin.isatty() and not _in_kernel()):
             raise
     # a prompt that does not echo; the value goes straight into the Signer
-    return Agent(chain, getpass.getpass(f"{ENV_VAR} (input hidden): "))
+    try:
+        key = getpass.getpass(f"{ENV_VAR} (input hidden): ")
+    except StdinNotImplementedError:  # nbclient, papermill, a frontend without input
+        raise OGPUError(
+            f"{ENV_VAR} is not set and this frontend cannot prompt for it (a headless run?): "
+            f"set {ENV_VAR} in the kernel's environment"
+        ) from None
+    return Agent(chain, key)
 
 
 def _in_kernel() -> bool:

@@ -158,10 +158,7 @@ def test_interrupted_scatter_leaves_cancelled_rows(
     assert kernel.stdout(f"%agentfm connect {gw.url} --artifacts-dir none").startswith("Connected")
     prompts = ["short 1", "short 2", "long 1", "long 2", "long 3", "long 4"]
     msg_id = kernel.send("%%agentfm scatter --wait -o rows --concurrency 1\n" + "\n".join(prompts))
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the long task never started"
-        time.sleep(0.05)
+    _wait_for(marker)
     kernel.km.interrupt_kernel()
     text = one_line_failure(*kernel.collect(msg_id))
     assert "interrupted; `rows` holds the rows" in text, text
@@ -172,8 +169,27 @@ def test_interrupted_scatter_leaves_cancelled_rows(
     assert set(got_status) <= {"success", "cancelled"}, got_status
     long_status = [s for p, s in zip(got_prompts, got_status, strict=True) if p.startswith("long")]
     assert long_status == ["cancelled"] * 4, got_status
-    # The running agent was stopped: the worker's only slot is free again.
-    with AgentFMClient(gw.url, api_key=None) as c:
+    _wait_slot_free(gw.url)  # the running agent was stopped
+
+    # Any other subcommand interrupted mid-call: one line too (here tasks.run behind run -o).
+    marker.unlink()
+    msg_id = kernel.send("%agentfm run --peer 12D3 -o result long again")
+    _wait_for(marker)
+    kernel.km.interrupt_kernel()
+    assert one_line_failure(*kernel.collect(msg_id)).endswith("%agentfm run: interrupted")
+    _wait_slot_free(gw.url)
+
+
+def _wait_for(marker: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the long task never started"
+        time.sleep(0.05)
+
+
+def _wait_slot_free(url: str) -> None:
+    """The interrupted agent was stopped: the worker's only slot is free again."""
+    with AgentFMClient(url, api_key=None) as c:
         deadline = time.monotonic() + 20
         while c.workers.list()[0].current_tasks:
             assert time.monotonic() < deadline, "the interrupted agent kept its slot"

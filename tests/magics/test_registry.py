@@ -184,6 +184,7 @@ def test_bad_urls_are_one_line(ip: Shell) -> None:
         ("http://[::1", "not a valid URL"),
         ("http://:8080", "no host"),
         ("http://user:pw-0123456789abcdef01@127.0.0.1:9", "refusing credentials"),
+        ("http://127.0.0.1:9/?token=pw-0123456789abcdef01", "refusing credentials"),
         ("localhost:8080", "must start with http://"),
     ):
         ran = ip.run(f"%agentfm connect {url}")
