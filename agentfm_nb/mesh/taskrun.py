@@ -312,7 +312,7 @@ class TaskRun:
             if keep_partial and out_dir is not None:
                 failure += await self._build_artifact(out_dir)
             if failure:
-                self._channel.put_nowait(failure.encode("utf-8", "surrogateescape"))
+                self._channel.put_nowait(failure.encode("utf-8", "replace"))
         finally:
             if self._timer is not None:
                 self._timer.cancel()

@@ -94,7 +94,7 @@ class CommandAgent:
         _widen_pipe(proc)
         assert proc.stdout is not None
         helpers = [
-            asyncio.ensure_future(_feed_stdin(proc, prompt.encode("utf-8", "surrogateescape"))),
+            asyncio.ensure_future(_feed_stdin(proc, prompt.encode("utf-8", "replace"))),
             asyncio.ensure_future(_end_with_agent(proc, tag)),
         ]
         prev = last = b""  # two reads: ``print`` may write a line's text and its newline apart

@@ -217,7 +217,7 @@ def _printed(item: object) -> bytes:
     if isinstance(item, bytes):
         data = item
     else:
-        data = (item if isinstance(item, str) else str(item)).encode("utf-8", "surrogateescape")
+        data = (item if isinstance(item, str) else str(item)).encode("utf-8", "replace")
     if not data:
         return b""
     return data if data.endswith(b"\n") else data + b"\n"

@@ -110,7 +110,7 @@ class OpenAIUpstreamAgent:
                 async for text in _each(texts):
                     if text:
                         ends_line = text.endswith("\n")
-                        yield text.encode("utf-8", "surrogateescape")
+                        yield text.encode("utf-8", "replace")
         except AgentError as exc:
             message = self._scrub(exc.message)
             raise AgentError(message, detail=message) from None
