@@ -189,9 +189,14 @@ class Registry:
         try:
             return self._dispatch(context, tokens, cell)
         except UsageError as exc:
-            # Scrubbed here, once, whatever raised it: parser, subcommand or describe().
-            secrets = secret_pieces(tokens) | environment_secrets()
-            raise UsageError(one_line(redact(str(exc), secrets))) from None
+            failure = exc
+        # Scrubbed here, once, whatever raised it (parser, subcommand or describe()), and raised
+        # outside the handler so the unscrubbed one is not kept as its context. The cause
+        # survives only for failures we did not expect (see _dispatch).
+        secrets = secret_pieces(tokens) | environment_secrets()
+        error = UsageError(one_line(redact(str(failure), secrets)))
+        error.__cause__ = failure.__cause__
+        raise error
 
     def _dispatch(self, context: Any, tokens: list[str], cell: str | None) -> Any:
         if not tokens or tokens[0] in HELP_WORDS:

@@ -139,6 +139,9 @@ def test_key_shaped_arguments_are_hidden_in_any_error(ip: Shell, dead_client: ob
             ran = ip.run(source)
             one_line(ran, source.split()[0][1:])
             assert key not in ran.out + ran.err, source
+            # nor in the exception kept as sys.last_value (no unscrubbed one chained to it)
+            assert ran.error is not None and key not in repr(ran.error), source
+            assert ran.error.__context__ is None, source
 
 
 def test_values_of_key_variables_never_reach_an_error(
