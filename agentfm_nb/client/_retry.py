@@ -26,6 +26,14 @@ RETRYABLE_ERRORS: tuple[type[httpx.HTTPError], ...] = (
     httpx.PoolTimeout,
 )
 CONNECT_ERRORS: tuple[type[httpx.HTTPError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+# A stream's request that fails like this *before any answer* met a keep-alive connection the
+# gateway had just closed (EPIPE, "server disconnected without sending a response"): one fresh
+# try, on a new connection. Any byte of an answer makes the failure final.
+STALE_ERRORS: tuple[type[httpx.HTTPError], ...] = (
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
 BACKOFF_BASE_S = 0.5
 RETRY_AFTER_CAP_S = 10.0
 
@@ -66,6 +74,7 @@ __all__ = [
     "RETRYABLE_ERRORS",
     "RETRY_AFTER_CAP_S",
     "RETRY_STATUSES",
+    "STALE_ERRORS",
     "backoff",
     "parse_retry_after",
     "status_delay",

@@ -34,6 +34,7 @@ from agentfm_nb.client._retry import (
     CONNECT_ERRORS,
     RETRY_STATUSES,
     RETRYABLE_ERRORS,
+    STALE_ERRORS,
     backoff,
     status_delay,
 )
@@ -154,14 +155,19 @@ class SyncTransport:
     def _open(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
         """Send a streaming request; only a failure to connect is retried (nothing ran)."""
         request = self.http.build_request(method, path, **kwargs)
-        for attempt in range(self.retries + 1):
+        attempt, stale = 0, False
+        while True:
             try:
                 return self.http.send(request, stream=True)
             except CONNECT_ERRORS:
-                if attempt == self.retries:
+                if attempt >= self.retries:
                     raise
                 time.sleep(backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
+            except STALE_ERRORS:
+                if stale:
+                    raise
+                stale = True
 
     @contextmanager
     def stream(
@@ -248,17 +254,26 @@ class AsyncTransport:
         return request
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
-        """One request through the client's transport for its URL (mounts, proxies, mocks);
-        a failure to connect is retried with backoff (nothing was sent)."""
+        """One request through the client's transport for its URL (mounts, proxies, mocks).
+
+        A failure to connect is retried with backoff (nothing was sent); a request that died
+        before any answer on a keep-alive connection the gateway had just closed gets one fresh
+        try (see ``STALE_ERRORS``).
+        """
         transport = self.http._transport_for_url(request.url)
-        for attempt in range(self.retries + 1):
+        attempt, stale = 0, False
+        while True:
             try:
                 return await transport.handle_async_request(request)
             except CONNECT_ERRORS:
-                if attempt == self.retries:
+                if attempt >= self.retries:
                     raise
                 await asyncio.sleep(backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
+            except STALE_ERRORS:
+                if stale:
+                    raise
+                stale = True
 
     @asynccontextmanager
     async def post_stream(
