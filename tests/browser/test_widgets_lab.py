@@ -217,6 +217,23 @@ def test_contrast_light_and_dark(lab_page: Any, output_dir: Path) -> None:
     page.wait_for_function("document.body.dataset.jpThemeLight === 'true'", timeout=20_000)
 
 
+def test_host_css_does_not_leak_into_the_panel(lab_page: Any) -> None:
+    # a page stylesheet that floats definition terms (as some hosts' markdown CSS does)
+    rows = lab_page.evaluate(
+        """() => { const s = document.createElement('style'); s.id = 'afm-hostile';
+        s.textContent = 'dt { float: left; width: 40%; font-weight: bold; }'
+          + ' dd { margin-left: 45%; }';
+        document.head.append(s);
+        const out = [...document.querySelectorAll('.afm-gp dt')].map((dt) => {
+          const dd = dt.nextElementSibling; const a = dt.getBoundingClientRect();
+          const b = dd.getBoundingClientRect();
+          const row = Math.abs(a.top - b.top) < 2;
+          return [getComputedStyle(dt).cssFloat, row, b.left >= a.right]; });
+        s.remove(); return out; }"""
+    )
+    assert len(rows) == 5 and all(r == ["none", True, True] for r in rows), rows
+
+
 def test_stop_then_closed_kernel_is_a_snapshot(lab_page: Any, lab: Lab, output_dir: Path) -> None:
     page = lab_page
     panel = page.locator(".afm-gp")

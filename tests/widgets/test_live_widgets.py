@@ -220,3 +220,32 @@ def test_gateway_panel_first_state_has_the_worker_count(start_gateway: Any) -> N
     panel = GatewayPanel(start_gateway(), live=False)
     assert panel.info["online_workers"] == 4
     assert "4 workers online" in panel.mimebundle()["text/plain"]
+
+
+RETRY_MESH = """
+[[workers]]
+name = "Picky"
+engine = "picky"
+author = "tests"
+kind = "command"
+argv = ["{py}", "-c", "import sys; t = sys.stdin.read(); sys.exit(3) if 'bad' in t else print(t)"]
+max_tasks = 4
+"""
+
+
+def test_scatter_retry_counts_only_the_new_run(start_gateway: Any) -> None:
+    import sys
+
+    gw = start_gateway(RETRY_MESH.replace("{py}", sys.executable))
+    prompts = [f"good {i}" for i in range(8)] + ["bad 1", "bad 2"]
+    grid = ScatterGrid(prompts, client=AgentFMClient(gw.url), model="picky", max_retries=0)
+    grid.start().result(timeout=60)
+    assert grid.progress["failed"] == 2 and grid.progress["run_total"] == 10
+    grid.retry_failed().result(timeout=60)
+    p = grid.progress
+    # the retry's rate and ETA are about its 2 prompts, not the 8 successes before it
+    assert p["run_total"] == 2 and p["run_finished"] == 2, p
+    assert p["done"] == 8 and p["failed"] == 2, p
+    detail = grid._detail(0, 100)
+    assert detail["agent"] == "Picky" and detail["worker_id"]
+    assert set(grid._details) == {str(i) for i in range(10)}
