@@ -208,7 +208,9 @@ class WorkerInspector(BaseWidget):
                     self.state = "not found"
                     self.worker = {**self.worker, "online": False, "status": "OFFLINE"}
                 else:
-                    self.peer_id = str(found.peer_id)
+                    if self.peer_id != str(found.peer_id):  # a name resolved: its tasks now
+                        self.peer_id = str(found.peer_id)
+                        self._tasks_dirty = True
                     self.worker = {**self.worker, **_worker_fields(found)}
                     self._sample(found)
                     self.state = "live" if live else "stopped"

@@ -145,20 +145,25 @@ class TaskHistory(BaseWidget):
                 self._rows_by_seq[seq] = task_row(record, list(artifact_cards(files)))
                 self._dirty.add(seq)
 
-    def _unnamed(self) -> bool:
-        return any(not r.agent for r in self._records.values())
+    def _name_rows(self) -> bool:
+        """Copy agent names the journal learned since into rows; True when some still lack one."""
+        missing = False
+        for seq, row in self._rows_by_seq.items():
+            if row["agent"]:
+                continue
+            record = self._records[seq]
+            if record.agent:
+                row["agent"] = record.agent
+                self._dirty.add(seq)
+            else:
+                missing = True
+        return missing
 
     async def _learn_names(self) -> None:
-        # The journal knows agent names only from listings; ask once when a row lacks one.
+        # The journal knows agent names only from listings; ask when a row still lacks one.
         with contextlib.suppress(Exception):
             client = make_async_client(self._client)
             self._journal.learn_names(await client.workers.list())
-        with self._lock:
-            for seq, record in self._records.items():
-                row = self._rows_by_seq[seq]
-                if record.agent and row["agent"] != record.agent:
-                    row["agent"] = record.agent
-                    self._dirty.add(seq)
 
     async def _pump(self) -> None:
         named_at = 0.0
@@ -168,10 +173,13 @@ class TaskHistory(BaseWidget):
                 await asyncio.wait_for(wake.wait(), _FLUSH_S * 4)
             wake.clear()
             now = time.monotonic()
-            if self._unnamed() and now - named_at > 5.0:
+            with self._lock:
+                missing = self._name_rows()
+            if missing and now - named_at > 5.0:
                 named_at = now
                 await self._learn_names()
             with self._lock:
+                self._name_rows()
                 if self._waiting_files:
                     self._look_for_files()
                 self._flush()

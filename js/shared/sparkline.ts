@@ -46,7 +46,9 @@ export function sparkPath(
   const n = Math.min(t.length, v.length);
   if (n === 0) return { line: "", area: "" };
   const end = now ?? (t[n - 1] as number);
-  const start = windowS ? end - windowS : (t[0] as number);
+  // The x axis spans the data (at least a minute) until the window is full, so a view opened
+  // a few seconds ago draws a curve, not a sliver at the right edge.
+  const start = windowS ? Math.max(end - windowS, Math.min(t[0] as number, end - 60)) : (t[0] as number);
   const span = Math.max(end - start, 1e-9);
   let lo = min ?? 0;
   let hi = max ?? Number.NEGATIVE_INFINITY;

@@ -12,7 +12,8 @@ const CSS = `
 .afm-in .afm-in-desc { margin: 2px 0 6px; }
 .afm-in .afm-in-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 8px 16px; }
 .afm-in dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 1px 10px; margin: 0; }
-.afm-in dt { color: var(--afm-muted); } .afm-in dd { margin: 0; overflow-wrap: anywhere; }
+.afm-in dt { color: var(--afm-muted); white-space: nowrap; float: none; margin: 0; }
+.afm-in dd { margin: 0; overflow-wrap: anywhere; float: none; min-width: 0; }
 .afm-in .afm-in-sparks { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 6px 12px; align-content: start; }
 .afm-in .afm-in-flag { color: var(--afm-err); font-weight: 600; }
 .afm-in section { margin-top: 8px; }
