@@ -122,15 +122,16 @@ class PeerPool:
         return max(1, sized)
 
     def learn(self, peer: Peer, max_tasks: int | None) -> None:
-        """The worker refused a task for capacity: size it to what it holds for us now.
+        """The worker refused a task for capacity, saying its size ``max_tasks`` (``m`` of the
+        refusal's ``(n/m)``): never hold more than that on it.
 
-        ``peer.inflight`` still counts the refused attempt. With ``max_tasks`` (from the
-        refusal's ``(n/m)``) the new size never exceeds the worker's own.
+        Nothing smaller is inferred: a refusal also happens when a slot was reused before the
+        gateway had released it, or while another client holds some; those bounce and retry.
         """
-        ours = max(1, peer.inflight - 1)
-        cap = ours if max_tasks is None else max(1, min(max_tasks, ours))
-        if peer.cap is None or cap < peer.cap:
-            peer.cap = cap
+        if max_tasks is None or max_tasks < 1:
+            return
+        if peer.cap is None or max_tasks < peer.cap:
+            peer.cap = max_tasks
             self.limit = self._concurrency_limit()
             self.touch(peer)
 
