@@ -27,6 +27,9 @@ if prompt.startswith("crash"):
     print("working on it", flush=True)
     print("ValueError: the agent's own reason", file=sys.stderr, flush=True)
     sys.exit(1)
+if prompt.startswith("hold"):
+    print("holding", flush=True)
+    time.sleep(5)
 time.sleep(0.4 if prompt.startswith("slow") else 0.05)
 print("did:" + prompt, flush=True)
 """
@@ -80,8 +83,8 @@ def test_capacity_refusals_fail_over_and_rows_hold_the_agents_text(
         assert [r.status for r in rows] == ["success"] * 6, [r.error for r in rows]
         assert [r.text for r in rows] == [f"did:{p}\n\n" for p in prompts]
         # the refusal itself, as tasks.run returns it (the SDK's contract: text, no error)
-        hold = c.tasks.stream(worker_id=peers[0], prompt="slow hold")
-        next(hold)  # held by ``hold`` until closed
+        hold = c.tasks.stream(worker_id=peers[0], prompt="hold the slot")
+        assert next(hold).text == "holding\n"  # the agent now holds the only slot until closed
         refused = c.tasks.run(worker_id=peers[0], prompt="x").text
         hold.close()
     assert refused.startswith("\u274c ERROR: Worker is at max capacity (1/1)")
