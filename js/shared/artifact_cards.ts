@@ -26,7 +26,7 @@ export const ARTIFACT_CSS = `
   width: 220px; max-width: 100%; box-sizing: border-box; display: flex; flex-direction: column; gap: 3px; }
 .afm-art-head { display: flex; gap: 6px; align-items: baseline; min-width: 0; }
 .afm-art-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; flex: 1; }
-.afm-art-size { color: var(--jp-ui-font-color2, GrayText); font-size: 11px; white-space: nowrap; }
+.afm-art-size { color: var(--afm-muted, var(--jp-ui-font-color2, CanvasText)); font-size: 11px; white-space: nowrap; }
 .afm-art pre { margin: 0; max-height: 96px; overflow: auto; font-size: 11px; white-space: pre-wrap;
   word-break: break-word; background: var(--jp-layout-color2, Canvas); color: inherit; padding: 3px; }
 .afm-art img { max-width: 100%; max-height: 120px; object-fit: contain; align-self: flex-start; }
