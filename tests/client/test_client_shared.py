@@ -90,3 +90,17 @@ def test_api_key_modes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_peer_id_check() -> None:
     assert is_peer_id("12D3KooWQLXSUaBdL1pXAGb7hbAwwcC4FDqAHjMu2TwCQ8WWZ5rS")
     assert not is_peer_id("llama3.2")
+
+
+def test_inband_answers_are_recognised() -> None:
+    from agentfm_nb.client._inband import agent_failure, capacity_refusal
+
+    refusal = "\u274c ERROR: Worker is at max capacity (3/4). Try another worker.\n"
+    assert capacity_refusal(refusal) == (3, 4)
+    assert capacity_refusal("work\n" + refusal) is None  # only a whole-body refusal counts
+    crashed = "out\nKeyError: 'x'\n\u26a0\ufe0f  Sandbox exited: exit status 2\n\n"
+    assert agent_failure(crashed) == "KeyError: 'x' (sandbox exited: exit status 2)"
+    assert agent_failure("\u274c ERROR: agent exited with code 1: boom\n") == (
+        "agent exited with code 1: boom"
+    )
+    assert agent_failure("all good\n\n") is None

@@ -420,3 +420,35 @@ async def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         await scatter(["x"], run_one=run_one, peers=["A"], max_concurrency=0)
     assert await scatter([], run_one=run_one, peers=["A"]) == []
+
+
+async def test_capacity_refusals_bounce_without_using_retries_and_size_the_peer() -> None:
+    from agentfm_nb.client._inband import WorkerAtCapacity
+
+    busy_once: set[str] = set()
+    seen: list[str] = []
+
+    async def run_one(peer_id: str, prompt: str) -> Out:
+        seen.append(peer_id)
+        if peer_id == "a" and prompt not in busy_once:
+            busy_once.add(prompt)
+            raise WorkerAtCapacity("full", max_tasks=1, output="")
+        await asyncio.sleep(0.01)
+        return Out(f"ok:{prompt}", peer_id)
+
+    run = ScatterRun(["p0", "p1", "p2", "p3"], run_one=run_one, peers=["a", "b"], max_retries=0)
+    rows = await run.wait()
+    assert [r.status for r in rows] == ["success"] * 4  # max_retries=0, yet none failed
+    assert all(r.attempts == 1 for r in rows)
+    assert run._pool._peers["a"].cap == 1  # sized from the refusal's (n/m)
+
+
+async def test_agent_failure_row_keeps_the_agents_output() -> None:
+    from agentfm_nb.client._inband import AgentFailed
+
+    async def run_one(peer_id: str, prompt: str) -> Out:
+        raise AgentFailed("ValueError: nope (sandbox exited: exit status 1)", output="partial\n")
+
+    [row] = await scatter(["p"], run_one=run_one, peers=["a"], max_retries=0)
+    assert (row.status, row.text, row.error_type) == ("failed", "partial\n", "AgentFailed")
+    assert "ValueError: nope" in (row.error or "")
