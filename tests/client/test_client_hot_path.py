@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from client_fakes import FakeServer, Route
 
-from agentfm_nb import AsyncAgentFMClient
+from agentfm_nb import AgentFMClient, AsyncAgentFMClient
 from agentfm_nb.errors import (
     AuthenticationError,
     GatewayConnectionError,
@@ -108,3 +108,24 @@ async def test_fake_answers_under_a_path_prefix(
         srv.routes["/gw/api/execute"] = (503, "application/json", busy)
         with pytest.raises(MeshOverloadedError):
             await c.tasks.run(worker_id=PEER, prompt="x")
+
+
+async def test_environment_proxy_carries_every_request(
+    fake_server: Callable[[dict[str, Route]], FakeServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as with the SDK (httpx's trust_env): HTTP_PROXY applies, the hot path included
+    target = "http://gateway.invalid:8080"
+    proxy = fake_server(
+        {
+            f"{target}/api/execute": (200, "text/plain", b"via proxy\n[AGENTFM: NO_FILES]\n"),
+            f"{target}/api/workers": (200, "application/json", b'{"agents": []}'),
+        }
+    )
+    for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    async with AsyncAgentFMClient(target, api_key=None) as c:
+        assert await c.workers.list() == []
+        assert (await c.tasks.run(worker_id=PEER, prompt="x")).text == "via proxy\n"
+    with AgentFMClient(target, api_key=None) as s:
+        assert s.tasks.run(worker_id=PEER, prompt="x").text == "via proxy\n"
