@@ -104,6 +104,10 @@ class WebhookReceiver:
         return f"WebhookReceiver(url={self.url!r}, signature_check={signed!r})"
 
     @property
+    def callback(self) -> Callable[[WebhookPayload], None]:
+        return self._callback
+
+    @property
     def port(self) -> int:
         if self._server is None:
             return self._requested_port
