@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from agentfm_nb.magics._commands import argument, command, fail
-from agentfm_nb.magics._secrets import looks_secret, secret_pieces
+from agentfm_nb.magics._secrets import MIN_SECRET, looks_secret, secret_pieces
 from agentfm_nb.magics._session import api_key_from_env, artifacts_option, default_artifacts_dir
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -23,7 +23,10 @@ def check_url(url: str) -> httpx.URL:
             "environment variable and pass its name: --api-key-env AGENTFM_API_KEY",
         )
     if not url.startswith(("http://", "https://")):
-        raise fail("connect", f"the gateway URL must start with http:// or https://, got {url!r}")
+        # Echo what looks like an address (localhost:8080); a long bare word may be a key.
+        hostlike = len(url) < MIN_SECRET or any(c in url for c in ":./")
+        got = repr(url) if hostlike else "a value not shown in case it is a key"
+        raise fail("connect", f"the gateway URL must start with http:// or https://, got {got}")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:

@@ -113,6 +113,14 @@ def test_connect_never_echoes_a_key_given_as_the_url(ip: Shell, key: str) -> Non
     assert "looks like an API key" in one_line(ip.run(f"%agentfm connect {key}"), "agentfm")
 
 
+def test_connect_echoes_only_address_like_values(ip: Shell) -> None:
+    word = "onlylowercaselettersxyz"  # not key-shaped, but connect takes no bare words
+    ran = ip.run(f"%agentfm connect {word}")
+    assert "not shown in case it is a key" in one_line(ran, "agentfm")
+    assert word not in ran.out + ran.err
+    assert "got 'localhost:8080'" in one_line(ip.run("%agentfm connect localhost:8080"), "agentfm")
+
+
 @pytest.mark.parametrize(
     "option", ["--api-key", "--api-key=", "--token", "--key", "--private-key", "--secret"]
 )
