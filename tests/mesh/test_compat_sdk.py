@@ -40,7 +40,7 @@ def test_tasks_stream_strips_sentinels(client: Any) -> None:
     echo = next(w for w in client.workers.list() if w.name == "Echo")
     chunks = list(client.tasks.stream(worker_id=echo.peer_id, prompt="alpha\nbeta"))
     text = "".join(c.text for c in chunks if c.kind == "text")
-    assert text == "alpha\nbeta\n"
+    assert text == "alpha\nbeta\n\n"  # the worker writes "\n" before its sentinel
     assert "[AGENTFM" not in text
 
 
@@ -64,7 +64,7 @@ def test_submit_async_and_scatter(client: Any) -> None:
     prompts = [f"prompt number {i}" for i in range(6)]
     results = client.tasks.scatter(prompts, peer_ids=[echo.peer_id, analyst.peer_id])
     assert [r.status for r in results] == ["success"] * 6
-    assert results[0].text == "prompt number 0\n"
+    assert results[0].text == "prompt number 0\n\n"
     assert results[1].text.startswith("characters: 15\n")
 
 
@@ -76,14 +76,14 @@ def test_sdk_openai_namespace(client: Any) -> None:
     done = client.openai.chat.completions.create(
         model=echo.peer_id, messages=[{"role": "user", "content": "hey"}]
     )
-    assert done.choices[0].message.content == "user: hey\n\nassistant:\n"
+    assert done.choices[0].message.content == "user: hey\n\nassistant:\n\n"
     chunks = list(
         client.openai.chat.completions.create(
             model=echo.peer_id, messages=[{"role": "user", "content": "hey"}], stream=True
         )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "user: hey\n\nassistant:\n"
+    assert text == "user: hey\n\nassistant:\n\n"
     with pytest.raises(ModelNotFoundError):
         client.openai.chat.completions.create(
             model="no-such-model", messages=[{"role": "user", "content": "x"}]

@@ -80,8 +80,6 @@ class OpenRun:
             else:
                 self.state.metrics.task_finished("error", protocol=protocol)
 
-    async def api_body(self) -> AsyncGenerator[bytes, None]:
+    def api_body(self) -> AsyncGenerator[bytes, None]:
         """``/api/execute`` wire bytes, exactly as the real worker writes them (see TaskRun)."""
-        async with aclosing(self.chunks("api")) as chunks:
-            async for chunk in chunks:
-                yield chunk
+        return self._guarded(self.run.chunks(), "api")
