@@ -85,8 +85,6 @@ class Mesh:
         identities = worker_identities(self.config)
         # an upstream worker's key variable is its own: no command agent inherits it
         hidden_env = {s.api_key_env for s in self.config.workers if s.api_key_env}
-        if any(spec.kind == "command" for spec in self.config.workers):
-            self._guard.start()
         for spec in self.config.workers:
             try:
                 agent = build_agent(spec, hidden_env=hidden_env, guard=self._guard)
@@ -102,6 +100,8 @@ class Mesh:
                 self._fragments.append(b"")  # stale: encoded at the first read
                 self._by_name.setdefault(name.lower(), []).append(worker)
                 self._by_engine.setdefault(spec.engine.lower(), []).append(worker)
+        if any(spec.kind == "command" for spec in self.config.workers):
+            self._guard.start()  # once the config is known good: nothing to clean up otherwise
         self._tick = asyncio.get_running_loop().create_task(self._telemetry_loop())
         for worker in self._workers.values():
             if worker.online:
