@@ -86,7 +86,7 @@ class LocalMeshGateway:
             raise ValueError(f"port out of range: {port}")
         self.binary_path = binary_path
         self.port = port
-        self.swarm_key = swarm_key
+        self.swarm_key = Path(swarm_key) if swarm_key is not None else None
         self.bootstrap = bootstrap
         self.debug = debug
         self.log_file = Path(log_file) if log_file is not None else None

@@ -79,7 +79,7 @@ def test_sdk_constructor_arguments_are_accepted(tmp_path: Path) -> None:
     kwargs = dict(
         binary_path="agentfm",
         port=8080,
-        swarm_key=None,
+        swarm_key=str(tmp_path / "swarm.key"),
         bootstrap=None,
         debug=False,
         log_file=tmp_path / "gw.log",
@@ -88,5 +88,6 @@ def test_sdk_constructor_arguments_are_accepted(tmp_path: Path) -> None:
     )
     ours, theirs = LocalMeshGateway(**kwargs), SdkGateway(**kwargs)  # type: ignore[arg-type]
     assert ours.url == theirs.url == "http://127.0.0.1:8080"
+    assert ours.swarm_key == theirs.swarm_key == tmp_path / "swarm.key"
     assert ours.api_key == theirs.api_key and "k" * 32 not in repr(ours)
     assert os.fspath(ours.log_file or "") == os.fspath(theirs.log_file or "")
