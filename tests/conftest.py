@@ -7,6 +7,7 @@ started through ``LocalMeshGateway`` and stopped at teardown (no process outlive
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
@@ -152,3 +153,25 @@ def write_agent(tmp_path: Path) -> Callable[..., AgentScript]:
 def toml_worker() -> Callable[..., str]:
     """``toml_worker(name, **fields) -> str``: one ``[[workers]]`` TOML table."""
     return worker_toml
+
+
+STAND_IN_AGENTFM = Path(__file__).parent / "gateway" / "stand_in_agentfm.py"
+
+
+@pytest.fixture
+def agentfm_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A stand-in ``agentfm`` binary first on PATH (``tests/gateway/stand_in_agentfm.py``).
+
+    Returns ``(bin_dir, record)``: its folder and the JSON-lines file it records its argv in.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "agentfm"
+    exe.write_text(f"#!{sys.executable}\n" + STAND_IN_AGENTFM.read_text())
+    exe.chmod(0o755)
+    record = tmp_path / "record.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("STANDIN_RECORD", str(record))
+    monkeypatch.setenv("STANDIN_MODE", "serve")
+    monkeypatch.delenv("AGENTFM_API_KEYS", raising=False)
+    return bin_dir, record

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -18,8 +17,6 @@ import pytest
 
 from agentfm_nb import GatewayConnectionError, LocalMeshGateway
 from agentfm_nb.gateway import GatewayAlreadyRunningError
-
-STAND_IN = Path(__file__).with_name("stand_in_agentfm.py")
 
 
 class StandIn:
@@ -37,18 +34,8 @@ class StandIn:
 
 
 @pytest.fixture
-def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    exe = bin_dir / "agentfm"
-    exe.write_text(f"#!{sys.executable}\n" + STAND_IN.read_text())
-    exe.chmod(0o755)
-    record = tmp_path / "record.jsonl"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("STANDIN_RECORD", str(record))
-    monkeypatch.setenv("STANDIN_MODE", "serve")
-    monkeypatch.delenv("AGENTFM_API_KEYS", raising=False)
-    return StandIn(bin_dir, record)
+def stand_in(agentfm_stand_in: tuple[Path, Path]) -> StandIn:
+    return StandIn(*agentfm_stand_in)
 
 
 def wait_gone(pid: int, timeout: float = 10.0) -> bool:
