@@ -36,7 +36,10 @@ function makeModel(id, state) {
     save_changes() {},
     on(ev, f) { (handlers[ev] = handlers[ev] || []).push(f); },
     off(ev, f) { handlers[ev] = (handlers[ev] || []).filter((g) => g !== f); },
-    send(content) { window.sent.push({ id, content }); },
+    send(content) { window.sent.push({ id, content });
+      // a live kernel answers the views' liveness ping (js/shared/snapshot.ts)
+      if (content && content.kind === "ping" && !window.noKernel)
+        setTimeout(() => this.emit("msg:custom", { kind: "pong" }, []), 0); },
     emit(ev, ...args) { (handlers[ev] || []).forEach((f) => f(...args)); },
   };
   window.models[id] = m; return m;
