@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -150,9 +151,15 @@ def chat(shell: Any, args: Any, cell: str | None) -> None:
         try:
             value = turn.result()
         except KeyboardInterrupt:
-            # Fail the cell in one line (so "run all" stops here); the partial reply stays.
+            # Fail the cell in one line (so "run all" stops here); the partial reply is kept,
+            # in the chat and (marked cancelled) in VAR.
             widget.stop()
-            raise fail("chat", "interrupted; the reply so far stays in the chat") from None
+            where = "the chat keeps the reply so far"
+            if args.output:
+                with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
+                    store(shell, args.output, _reply(turn.result(timeout=10)))
+                    where = f"`{args.output}` holds the reply so far"
+            raise fail("chat", f"interrupted; {where}") from None
         if args.output:
             store(shell, args.output, _reply(value))
         return

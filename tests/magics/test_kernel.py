@@ -171,6 +171,17 @@ def test_interrupted_scatter_leaves_cancelled_rows(
     assert long_status == ["cancelled"] * 4, got_status
     _wait_slot_free(gw.url)  # the running agent was stopped
 
+    # A chat keeps what streamed so far, marked cancelled.
+    marker.unlink()
+    msg_id = kernel.send("%%agentfm chat --peer 12D3 --wait -o answer\nlong chat")
+    _wait_for(marker)
+    kernel.km.interrupt_kernel()
+    text = one_line_failure(*kernel.collect(msg_id))
+    assert text.endswith("%agentfm chat: interrupted; `answer` holds the reply so far"), text
+    status, start = json.loads(kernel.stdout("print(json.dumps([answer.status, answer.text[:4]]))"))
+    assert status == "cancelled" and start in ("", "tick"), (status, start)
+    _wait_slot_free(gw.url)
+
     # Any other subcommand interrupted mid-call: one line too (here tasks.run behind run -o).
     marker.unlink()
     msg_id = kernel.send("%agentfm run --peer 12D3 -o result long again")
