@@ -1,23 +1,18 @@
-// Sparklines: a small labelled SVG line per metric (inspector telemetry, dashboard trends).
-// An update rewrites one path's `d` and two texts in place: no nodes are created, so a live
-// view at 1 Hz costs one attribute write per series and text selections elsewhere survive.
+// Sparklines: a small labelled line per metric (inspector telemetry, dashboard trends).
+// Drawn on a canvas: redrawing 450 points is a fraction of a millisecond and never touches
+// layout, where an SVG path of the same size cost several ms of style and paint per update.
+// An update creates no nodes (two text writes and a redraw), so live views do not churn.
 import { h, setAttr, setText } from "./dom";
 
-const SVG = "http://www.w3.org/2000/svg";
-const W = 160;
 const H = 36;
 
 export const SPARK_CSS = `
-.afm-spark { display: inline-flex; flex-direction: column; gap: 1px; min-width: 0; }
+.afm-spark { display: flex; flex-direction: column; gap: 1px; min-width: 0; }
 .afm-spark-head { display: flex; justify-content: space-between; gap: 6px; font-size: 11px; }
-.afm-spark-label { color: var(--afm-muted, var(--jp-ui-font-color2, GrayText)); }
+.afm-spark-label { color: var(--afm-muted, var(--jp-ui-font-color2, CanvasText)); }
 .afm-spark-value { font-variant-numeric: tabular-nums; font-weight: 600; }
-.afm-spark svg { display: block; width: 100%; height: ${H}px; overflow: visible; }
-.afm-spark .afm-spark-area { fill: var(--afm-info, var(--jp-brand-color1, Highlight)); fill-opacity: .14; stroke: none; }
-.afm-spark .afm-spark-line { fill: none; stroke: var(--afm-info, var(--jp-brand-color1, Highlight)); stroke-width: 1.5;
-  vector-effect: non-scaling-stroke; stroke-linejoin: round; }
-.afm-spark .afm-spark-base { stroke: var(--afm-border, var(--jp-border-color2, GrayText)); stroke-width: 1; vector-effect: non-scaling-stroke; }
-.afm-spark.empty .afm-spark-line, .afm-spark.empty .afm-spark-area { display: none; }
+.afm-spark canvas { display: block; width: 100%; height: ${H}px;
+  color: var(--afm-info, var(--jp-brand-color1, LinkText)); border-bottom: 1px solid var(--afm-border, GrayText); }
 `;
 
 export interface SparkOptions {
@@ -37,14 +32,19 @@ export interface Sparkline {
   update(t: ArrayLike<number>, v: ArrayLike<number>, now?: number): void;
 }
 
-/** The SVG path of the points, scaled into a W×H box (exported for unit tests). */
-export function sparkPath(
+/**
+ * The points scaled into a `w`×`h` box, as flat [x0, y0, x1, y1, ...]; non-finite values and
+ * points left of the window are skipped (exported for unit tests).
+ */
+export function sparkPoints(
   t: ArrayLike<number>,
   v: ArrayLike<number>,
+  w: number,
+  h: number,
   { min, max, windowS, now }: { min?: number; max?: number; windowS?: number; now?: number } = {},
-): { line: string; area: string } {
+): number[] {
   const n = Math.min(t.length, v.length);
-  if (n === 0) return { line: "", area: "" };
+  if (n === 0) return [];
   const end = now ?? (t[n - 1] as number);
   // The x axis spans the data (at least a minute) until the window is full, so a view opened
   // a few seconds ago draws a curve, not a sliver at the right edge.
@@ -52,74 +52,127 @@ export function sparkPath(
   const span = Math.max(end - start, 1e-9);
   let lo = min ?? 0;
   let hi = max ?? Number.NEGATIVE_INFINITY;
-  if (max === undefined) for (let i = 0; i < n; i++) hi = Math.max(hi, v[i] as number);
-  if (min === undefined) for (let i = 0; i < n; i++) lo = Math.min(lo, v[i] as number);
+  for (let i = 0; i < n; i++) {
+    const x = v[i] as number;
+    if (!Number.isFinite(x)) continue;
+    if (max === undefined) hi = Math.max(hi, x);
+    if (min === undefined) lo = Math.min(lo, x);
+  }
   if (!Number.isFinite(hi) || hi <= lo) hi = lo + 1;
-  const x = (s: number) => (((s - start) / span) * W).toFixed(1);
-  const y = (val: number) => (H - ((Math.min(Math.max(val, lo), hi) - lo) / (hi - lo)) * H).toFixed(1);
-  const parts: string[] = [];
-  let first = -1;
+  const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const ti = t[i] as number;
     const vi = v[i] as number;
     if (ti < start || !Number.isFinite(vi)) continue;
-    if (first < 0) first = i;
-    parts.push(`${parts.length ? "L" : "M"}${x(ti)} ${y(vi)}`);
+    out.push(((ti - start) / span) * w, h - ((Math.min(Math.max(vi, lo), hi) - lo) / (hi - lo)) * h);
   }
-  if (!parts.length) return { line: "", area: "" };
-  // a single point still shows: a short flat stroke ending at it
-  if (parts.length === 1) {
-    const px = Number(x(t[first] as number));
-    const py = y(v[first] as number);
-    parts.splice(0, 1, `M${Math.max(0, px - 4).toFixed(1)} ${py}`, `L${px.toFixed(1)} ${py}`);
+  return out;
+}
+
+/**
+ * At most two points (the extremes, in order) per pixel column: a 450-sample curve on a
+ * 180 px canvas draws the same picture with a fraction of the path.
+ */
+export function decimate(pts: number[]): number[] {
+  if (pts.length <= 4) return pts;
+  const out: number[] = [];
+  let col = Math.floor(pts[0] as number);
+  let lo = -1;
+  let hi = -1;
+  const flush = () => {
+    if (lo < 0) return;
+    const [a, b] = lo <= hi ? [lo, hi] : [hi, lo];
+    out.push(pts[a] as number, pts[a + 1] as number);
+    if (b !== a) out.push(pts[b] as number, pts[b + 1] as number);
+  };
+  for (let i = 0; i < pts.length; i += 2) {
+    const c = Math.floor(pts[i] as number);
+    if (c !== col) {
+      flush();
+      col = c;
+      lo = hi = -1;
+    }
+    // canvas y grows downwards: the highest value has the smallest y
+    if (lo < 0 || (pts[i + 1] as number) > (pts[lo + 1] as number)) lo = i;
+    if (hi < 0 || (pts[i + 1] as number) < (pts[hi + 1] as number)) hi = i;
   }
-  const line = parts.join("");
-  const lastX = x(t[n - 1] as number);
-  const firstX = x(t[first] as number);
-  return { line, area: `${line}L${lastX} ${H}L${firstX} ${H}Z` };
+  flush();
+  return out;
 }
 
 export function sparkline(opts: SparkOptions): Sparkline {
   const fmt = opts.format ?? ((v: number) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)));
   const value = h("span", { class: "afm-spark-value", text: "–" });
   const label = h("span", { class: "afm-spark-label", text: opts.label });
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  const base = document.createElementNS(SVG, "line");
-  for (const [k, val] of [["x1", "0"], ["x2", String(W)], ["y1", String(H)], ["y2", String(H)]]) base.setAttribute(k as string, val as string);
-  base.setAttribute("class", "afm-spark-base");
-  const area = document.createElementNS(SVG, "path");
-  area.setAttribute("class", "afm-spark-area");
-  const line = document.createElementNS(SVG, "path");
-  line.setAttribute("class", "afm-spark-line");
-  svg.append(base, area, line);
-  const el = h("div", { class: "afm-spark empty", role: "img", "aria-label": `${opts.label}: no samples yet` });
-  el.append(h("div", { class: "afm-spark-head" }, label, value), svg as unknown as HTMLElement);
+  const canvas = h("canvas", { "aria-hidden": "true" });
+  const el = h("div", { class: "afm-spark", role: "img", "aria-label": `${opts.label}: no samples yet` });
+  el.append(h("div", { class: "afm-spark-head" }, label, value), canvas);
+  let last: { t: ArrayLike<number>; v: ArrayLike<number>; now?: number } = { t: [], v: [] };
+  let colour = "";
+  let colourAt = 0;
+  let width = 0; // from the ResizeObserver: reading clientWidth here would force a layout
+
+  function draw(): void {
+    const w = width;
+    if (!w) return; // not laid out yet (or a hidden pane): drawn when it gets a size
+    const ratio = window.devicePixelRatio || 1;
+    const pw = Math.round(w * ratio);
+    const ph = Math.round(H * ratio);
+    if (canvas.width !== pw || canvas.height !== ph) {
+      canvas.width = pw;
+      canvas.height = ph;
+    }
+    // The theme colour, read at most every 2 s: reading computed style each frame would force
+    // a style pass in the middle of other widgets' updates.
+    const now = performance.now();
+    if (!colour || now - colourAt > 2000) {
+      colour = getComputedStyle(canvas).color || "#1976d2";
+      colourAt = now;
+    }
+    const ctx = canvas.getContext("2d");
+    if (!ctx) return;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, w, H);
+    const pts = decimate(
+      sparkPoints(last.t, last.v, w, H - 2, { min: opts.min, max: opts.max, windowS: opts.windowS, now: last.now }),
+    );
+    if (pts.length < 2) return;
+    ctx.beginPath();
+    ctx.moveTo(pts.length === 2 ? Math.max(0, (pts[0] as number) - 4) : (pts[0] as number), (pts[1] as number) + 1);
+    for (let i = 0; i < pts.length; i += 2) ctx.lineTo(pts[i] as number, (pts[i + 1] as number) + 1);
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+  }
+
+  // Redraw when the width changes (a resized output area, a pane that was hidden).
+  if (typeof ResizeObserver !== "undefined") {
+    new ResizeObserver((entries) => {
+      width = Math.round(entries[entries.length - 1]?.contentRect.width ?? 0);
+      draw();
+    }).observe(canvas);
+  }
 
   return {
     el,
     update(t, v, now) {
-      const n = Math.min(t.length, v.length);
-      const { line: d, area: a } = sparkPath(t, v, { min: opts.min, max: opts.max, windowS: opts.windowS, now });
-      setAttr(line, "d", d || null);
-      setAttr(area, "d", a || null);
-      el.classList.toggle("empty", !d);
+      last = { t, v, now };
+      draw();
       // the latest known value (a minute with no finished task has no latency)
-      let last = Number.NaN;
+      const n = Math.min(t.length, v.length);
+      let latest = Number.NaN;
       let peak = Number.NEGATIVE_INFINITY;
       let count = 0;
       for (let i = 0; i < n; i++) {
         const x = v[i] as number;
         if (!Number.isFinite(x)) continue;
-        last = x;
+        latest = x;
         peak = Math.max(peak, x);
         count++;
       }
-      const latest = count ? fmt(last) : "–";
-      setText(value, latest);
-      const summary = count ? `${opts.label}: now ${latest}, peak ${fmt(peak)} over ${count} samples` : `${opts.label}: no samples yet`;
+      const text = count ? fmt(latest) : "–";
+      setText(value, text);
+      const summary = count ? `${opts.label}: now ${text}, peak ${fmt(peak)} over ${count} samples` : `${opts.label}: no samples yet`;
       setAttr(el, "aria-label", summary);
       setAttr(el, "title", summary);
     },
