@@ -35,6 +35,11 @@ async def task_counts(http: httpx.AsyncClient) -> tuple[float, float]:
     return c.get("agentfm_tasks_total:ok", 0.0), c.get("agentfm_tasks_total:error", 0.0)
 
 
+async def tasks_run(http: httpx.AsyncClient) -> float:
+    """Tasks that ran to the end (a refusal may count as an error, as the real boss counts it)."""
+    return (await task_counts(http))[0]
+
+
 async def echo_peer(http: httpx.AsyncClient) -> str:
     agents = (await http.get("/api/workers")).json()["agents"]
     return str(next(a["peer_id"] for a in agents if a["name"] == "Echo"))
@@ -61,14 +66,16 @@ async def test_malformed_json_is_refused_and_runs_nothing(
     http: httpx.AsyncClient, gateway: LocalMeshGateway, raw: bytes
 ) -> None:
     before = await task_counts(http)
+    # encoding/json reads null as an empty request (api_handlers.go:handleExecuteTask)
+    want = "worker_id is required" if raw == b"null" else "Invalid JSON payload"
     for route in ("/api/execute", "/api/execute/async"):
         resp = await http.post(route, content=raw, headers={"content-type": "application/json"})
         assert resp.status_code == 400, route
-        assert resp.text.strip() == "Invalid JSON payload"
+        assert resp.text.strip() == want
     resp = await http.post("/v1/chat/completions", content=raw)
     assert resp.status_code == 400
     assert resp.json()["error"]["type"] == "invalid_request_error"
-    assert await task_counts(http) == before
+    assert await tasks_run(http) == before[0]
     await still_serves(http, await echo_peer(http))
 
 
@@ -87,9 +94,10 @@ async def test_streamed_body_over_the_cap_is_refused(http: httpx.AsyncClient) ->
     before = await task_counts(http)
     for route in ("/api/execute", "/api/execute/async", "/v1/chat/completions"):
         resp = await http.post(route, content=_chunks(CAP + 1))
-        assert resp.status_code == 413, (route, resp.status_code)
+        # the real boss reads 1 MiB and fails on the cut JSON (400); 413 where we say so
+        assert resp.status_code in (400, 413), (route, resp.status_code)
         assert "aaaa" not in resp.text
-    assert await task_counts(http) == before
+    assert await tasks_run(http) == before[0]
     # Half the cap still goes through, whole.
     resp = await http.post("/api/execute", json={"worker_id": peer, "prompt": "b" * (CAP // 2)})
     assert resp.status_code == 200
@@ -109,8 +117,10 @@ async def test_invalid_task_id_writes_nothing(
     body = {"worker_id": peer, "prompt": "hi", "task_id": task_id}
     resp = await http.post("/api/execute", json=body)
     assert resp.status_code == 400
-    assert resp.text.strip() == "Invalid task_id format"
-    assert await task_counts(http) == before
+    # a task_id that is not a string fails decoding itself, as in encoding/json
+    want = "Invalid task_id format" if isinstance(task_id, str) else "Invalid JSON payload"
+    assert resp.text.strip() == want
+    assert await tasks_run(http) == before[0]
     assert _tree(gateway.artifacts_dir.parent) == listing
     await still_serves(http, peer)
 
@@ -135,9 +145,10 @@ async def test_malformed_peer_id(http: httpx.AsyncClient, worker_id: str) -> Non
     before = await task_counts(http)
     for route in ("/api/execute", "/api/execute/async"):
         resp = await http.post(route, json={"worker_id": worker_id, "prompt": "hi"})
-        assert resp.status_code == 400, route
-        assert resp.text.strip() == "Invalid Worker ID format"
-    assert await task_counts(http) == before
+        # the real boss looks the id up before parsing it: malformed is not found
+        assert resp.status_code == 404, route
+        assert resp.text.strip() == "Worker not found or offline"
+    assert await tasks_run(http) == before[0]
 
 
 async def test_wrong_or_missing_key(
@@ -159,7 +170,7 @@ async def test_wrong_or_missing_key(
                 assert resp.status_code == 401, (route, headers)
                 assert api_key not in resp.text
         await asyncio.sleep(0.2)  # an async task, had one slipped through, would have finished
-        assert await task_counts(http) == before
+        assert await tasks_run(http) == before[0]
         # The second key works, and the refused requests left nothing behind.
         other = {"Authorization": "Bearer second-key-for-rotation-0001"}
         body = {"worker_id": peer, "prompt": "ok"}
@@ -183,8 +194,8 @@ async def test_concurrent_garbage_does_not_disturb_a_stream(http: httpx.AsyncCli
     body = {"worker_id": poet, "prompt": "x"}
     stream = asyncio.ensure_future(http.post("/api/execute", json=body))
     codes = await asyncio.gather(*(garbage(i) for i in range(60)))
-    assert set(codes) == {400}
+    assert set(codes) == {400, 404}  # bad JSON; an unknown worker
     resp = await stream
     assert resp.status_code == 200
     lines = resp.text.splitlines()
-    assert len(lines) >= 3 and lines[-1].startswith("[AGENTFM:")
+    assert len(lines) >= 3 and lines[-2:] == ["", "[AGENTFM: NO_FILES]"]
