@@ -1,7 +1,10 @@
 // Snapshot mode, shared by every widget view: is a kernel behind this view, or is it a saved
 // page (exported HTML, nbviewer, a closed kernel)? A view pings the kernel when it renders and
 // then every `everyMs` while quiet; any message from the kernel (pong, diff, chunk, state
-// change) proves it is live. No answer within `graceMs` means snapshot: the view says
+// change) proves it is live. No answer at all within `graceMs` means a saved page; a kernel
+// that answered before is given up only when a host that exposes the kernel says it is gone,
+// or after `lostMs` of silence: a long blocking cell delays every answer (comm messages wait
+// for the cell), so the banner then names both causes. Snapshot mode: the view says
 // "snapshot of <time>" (the time the kernel last saved state, `_saved_at`), disables what would
 // need the kernel, and freezes relative times at the saved moment.
 import { h, setText } from "./dom";
@@ -42,7 +45,7 @@ function kernelGone(model: Model): boolean {
 export function liveness(
   model: Model,
   onChange: (snapshot: boolean) => void,
-  { graceMs = 2500, everyMs = 8000 }: { graceMs?: number; everyMs?: number } = {},
+  { graceMs = 2500, everyMs = 8000, lostMs = 20_000 }: { graceMs?: number; everyMs?: number; lostMs?: number } = {},
 ): Liveness {
   let snapshot = false;
   let lastHeard = 0;
@@ -51,35 +54,38 @@ export function liveness(
   const banner = h("div", { class: "afm-banner snap", role: "status", hidden: true }, text);
   const savedAt = () => Number(model.get("_saved_at") ?? 0);
 
-  const set = (value: boolean) => {
+  const set = (value: boolean, reason = "") => {
+    banner.dataset.reason = reason;
     if (value === snapshot) return;
     snapshot = value;
     banner.hidden = !value;
-    setText(text, `Snapshot of ${formatSavedAt(savedAt())}: no kernel is connected, so this view is read-only.`);
+    const why =
+      reason === "silent"
+        ? "the kernel has not answered for a while (closed, or busy with a long cell)"
+        : "no kernel is connected";
+    setText(text, `Snapshot of ${formatSavedAt(savedAt())}: ${why}, so this view is read-only.`);
     onChange(value);
   };
   const ping = () => {
     pinged = Date.now();
-    banner.dataset.pinged = String(pinged);
     try {
       model.send({ kind: "ping" });
     } catch {
-      set(true); // a manager with no comm at all
+      set(true, "no comm"); // a manager with no comm at all
     }
   };
   const check = () => {
-    banner.dataset.checked = String(Date.now());
-    if (kernelGone(model)) return set(true);
+    if (kernelGone(model)) return set(true, "kernel");
     const now = Date.now();
     if (lastHeard >= pinged) {
       if (now - lastHeard >= everyMs) ping();
       return;
     }
-    if (now - pinged >= graceMs) set(true);
+    if (lastHeard === 0 && now - pinged >= graceMs) set(true, "never");
+    else if (lastHeard > 0 && now - lastHeard >= lostMs) set(true, "silent");
   };
   const heard = () => {
     lastHeard = Date.now();
-    banner.dataset.heard = String(lastHeard);
     set(false);
   };
   const onMsg = (msg: { kind?: string }) => heard();

@@ -263,11 +263,12 @@ def test_stop_then_closed_kernel_is_a_snapshot(lab_page: Any, lab: Lab, output_d
         assert status == 204, status
     assert lab.kernels() == []
     chat = page.locator(".afm-chat").first
-    chat.locator(".afm-banner.snap", has_text="Snapshot of").wait_for(timeout=30_000)
+    # no answer for 20 s after the last one (a closed kernel never answers again)
+    chat.locator(".afm-banner.snap", has_text="Snapshot of").wait_for(timeout=45_000)
     assert chat.locator("button", has_text="Send").is_disabled()
     assert chat.locator("textarea").is_disabled()
     grid = page.locator(".afm-sg")
-    grid.locator(".afm-banner.snap").wait_for(timeout=30_000)
+    grid.locator(".afm-banner.snap").wait_for(timeout=45_000)
     assert grid.locator("button", has_text="Retry failed").is_disabled()
     assert grid.locator("button", has_text="Stop").is_disabled()
     # reading still works from the saved state: a cell's detail
