@@ -5,6 +5,8 @@ One gateway per module (two one-slot workers running a subprocess agent) keeps t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -117,6 +119,21 @@ def test_breaking_out_of_a_stream_in_a_variable_stops_the_agent(
         assert c.workers.get(peers[1]).current_tasks == 0
         assert c.tasks.run(worker_id=peers[1], prompt="next").text == "did:next\n\n"
         assert list(stream) == []  # a stream is iterated once
+
+
+async def test_aclosing_an_async_stream_closes_the_loops_generator(
+    gw: LocalMeshGateway, peers: list[str]
+) -> None:
+    async with agentfm_nb.AsyncAgentFMClient(gw.url, api_key=None) as c:
+        async with contextlib.aclosing(c.tasks.stream(worker_id=peers[1], prompt="hold")) as s:
+            async for chunk in s:
+                assert chunk.text == "holding\n"
+                break
+        for _ in range(100):
+            if (await c.workers.get(peers[1])).current_tasks == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await c.workers.get(peers[1])).current_tasks == 0
 
 
 def test_ctrl_c_leaves_only_finished_or_cancelled_rows(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -135,17 +136,20 @@ class TaskStream(Iterator[TaskChunk]):
     ``close()`` work as on a generator; ``with stream:`` closes it on exit.
     """
 
-    __slots__ = ("_factory", "_gen", "_used")
+    __slots__ = ("_factory", "_gen", "_loop")
 
     def __init__(self, factory: Callable[[], Generator[TaskChunk, None, None]]) -> None:
         self._factory: Callable[[], Generator[TaskChunk, None, None]] | None = factory
         self._gen: Generator[TaskChunk, None, None] | None = None
+        self._loop: weakref.ref[Generator[TaskChunk, None, None]] | None = None
 
     def __iter__(self) -> Iterator[TaskChunk]:
         factory, self._factory = self._factory, None
-        if factory is not None:
-            return factory()  # owned by the caller's loop only
-        return self
+        if factory is None:
+            return self
+        gen = factory()  # owned by the caller's loop only; we keep a weak reference to close it
+        self._loop = weakref.ref(gen)
+        return gen
 
     def __next__(self) -> TaskChunk:
         if self._gen is None:
@@ -157,8 +161,10 @@ class TaskStream(Iterator[TaskChunk]):
 
     def close(self) -> None:
         self._factory = None
-        if self._gen is not None:
-            self._gen.close()
+        loop_gen = self._loop() if self._loop is not None else None
+        for gen in (self._gen, loop_gen):
+            if gen is not None:
+                gen.close()
 
     def __enter__(self) -> TaskStream:
         return self
@@ -171,20 +177,24 @@ class AsyncTaskStream(AsyncIterator[TaskChunk]):
     """``tasks.stream`` of the async client: ``async for`` it once (see :class:`TaskStream`).
 
     Leaving an ``async for`` early drops the loop's generator; asyncio then closes it (and the
-    response) on its next turn. ``aclose()`` or ``async with`` close it before returning.
+    response) on its next turn. ``aclose()``, ``contextlib.aclosing`` or ``async with`` close it
+    before returning.
     """
 
-    __slots__ = ("_factory", "_gen")
+    __slots__ = ("_factory", "_gen", "_loop")
 
     def __init__(self, factory: Callable[[], AsyncGenerator[TaskChunk, None]]) -> None:
         self._factory: Callable[[], AsyncGenerator[TaskChunk, None]] | None = factory
         self._gen: AsyncGenerator[TaskChunk, None] | None = None
+        self._loop: weakref.ref[AsyncGenerator[TaskChunk, None]] | None = None
 
     def __aiter__(self) -> AsyncIterator[TaskChunk]:
         factory, self._factory = self._factory, None
-        if factory is not None:
-            return factory()
-        return self
+        if factory is None:
+            return self
+        gen = factory()
+        self._loop = weakref.ref(gen)
+        return gen
 
     async def __anext__(self) -> TaskChunk:
         if self._gen is None:
@@ -196,8 +206,10 @@ class AsyncTaskStream(AsyncIterator[TaskChunk]):
 
     async def aclose(self) -> None:
         self._factory = None
-        if self._gen is not None:
-            await self._gen.aclose()
+        loop_gen = self._loop() if self._loop is not None else None
+        for gen in (self._gen, loop_gen):
+            if gen is not None:
+                await gen.aclose()
 
     async def __aenter__(self) -> AsyncTaskStream:
         return self
