@@ -131,7 +131,7 @@ class Mesh:
             with contextlib.suppress(Exception):
                 await agent.aclose()
         self.events.close()
-        self._guard.close()
+        await asyncio.to_thread(self._guard.close)  # it sweeps once more, then exits
         if self._outputs is not None:
             await self._outputs.remove_all()
 
