@@ -3,6 +3,7 @@ with ``npm ci`` (the committed lockfile, complete for every platform) and never 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,9 @@ pytestmark = [pytest.mark.slow]
 
 
 def _run(*cmd: str, cwd: Path) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    # tests stay on loopback: npm installs from its local cache (filled by tests/run.sh's npm ci)
+    env = {**os.environ, "npm_config_offline": "true"}
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, f"{cmd}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
     return done.stdout
 
