@@ -223,7 +223,8 @@ class Mesh:
         # copy: the head and tail ride on the first and last fragment
         head = b'{"success":true,"online_count":%d,"offline_count":%d,"agents":[' % (
             online,
-            len(self._workers) - online,
+            # offline peers are skipped before counting unless asked for (handleGetWorkers)
+            len(self._workers) - online if include_offline else 0,
         )
         if not parts:
             data = head + b"]}"

@@ -19,7 +19,8 @@ def test_health_and_about(gateway: Any) -> None:
         "ledger_tree_size", "version", "uptime_seconds",
     }  # fmt: skip
     assert is_valid_peer_id(about["boss_peer_id"])
-    assert about["uptime_seconds"] > 0
+    assert isinstance(about["uptime_seconds"], int)  # whole seconds, as the real gateway
+    assert about["uptime_seconds"] >= 0
 
 
 def test_metrics_are_prometheus_text(gateway: Any) -> None:
@@ -43,19 +44,17 @@ def test_peer_routes(gateway: Any) -> None:
     assert body["agent_name"] == agent["name"]
     assert set(body) >= {
         "online", "last_seen", "honesty_score", "is_equivocator", "dispatch_allowed",
-        "entries_count", "last_entry_at", "rater_summary",
+        "entries_count", "rater_summary",
     }  # fmt: skip
+    assert "last_entry_at" not in body  # no ledger entries
     assert set(body["rater_summary"]) == {"verified_raters_count", "unverified_raters_count"}
     rep = httpx.get(f"{gateway.url}/v1/peers/{peer}/reputation").json()
     assert rep["scores"] == {"honesty": agent["honesty_score"]}
-    assert set(rep) >= {
-        "peer_id", "rating_count", "last_updated", "is_equivocator", "agent_image_ref",
-        "agent_image_digest", "agent_capability",
-    }  # fmt: skip
+    assert set(rep) == {"peer_id", "scores", "rating_count", "is_equivocator"}
     log = httpx.get(f"{gateway.url}/v1/peers/{peer}/log", params={"limit": 5}).json()
-    assert log["entries"] == []
+    assert (log["entries"], log["limit"], log["subject"]) == ([], 5, peer)
     r = httpx.get(f"{gateway.url}/v1/peers/{peer}/log", params={"limit": "-1"})
-    assert r.status_code == 400
+    assert (r.status_code, r.json()["limit"]) == (200, 50)
 
 
 def test_peer_route_errors(gateway: Any) -> None:
@@ -63,5 +62,6 @@ def test_peer_route_errors(gateway: Any) -> None:
         r = httpx.get(f"{gateway.url}/v1/peers/not-a-peer{path}")
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "bad_peer_id"
+        # a valid id this gateway never saw is a peer with nothing recorded
         r = httpx.get(f"{gateway.url}/v1/peers/{new_identity().peer_id}{path}")
-        assert r.status_code == 404
+        assert r.status_code == 200

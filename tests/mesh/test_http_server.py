@@ -47,7 +47,7 @@ def test_sigterm_ends_streams_kills_agents_exits_zero(
         os.kill(gw.pid, signal.SIGTERM)
         rest = list(lines)  # the stream ends cleanly (no protocol error) instead of hanging
     # the agent never finished; the client is told so, with the closing sentinel
-    assert rest == ["❌ ERROR: gateway shutting down", "[AGENTFM: NO_FILES]"]
+    assert rest == ["⚠️  Sandbox exited: signal: killed", "", "[AGENTFM: NO_FILES]"]
     assert gw.wait(timeout=30) == 0
     assert wait_until(lambda: not pid_alive(agent_pid)), "agent outlived the gateway"
 

@@ -60,6 +60,11 @@ class OpenRun:
             async with aclosing(source) as items:  # type: ignore[type-var]
                 async for item in items:
                     yield item
+        except GeneratorExit:
+            # closed right after the final chunk (a response ends there) is a clean end
+            if not self.run.done:
+                exc_info = sys.exc_info()
+            raise
         except BaseException:
             exc_info = sys.exc_info()
             raise
