@@ -249,3 +249,26 @@ def test_scatter_retry_counts_only_the_new_run(start_gateway: Any) -> None:
     detail = grid._detail(0, 100)
     assert detail["agent"] == "Picky" and detail["worker_id"]
     assert set(grid._details) == {str(i) for i in range(10)}
+
+
+def test_scatter_rows_carry_their_files(start_gateway: Any, tmp_path: Any) -> None:
+    import sys
+
+    from tests.browser._widget_checks import WRITER
+
+    mesh = (
+        '[[workers]]\nname = "Writer"\nengine = "writer"\nauthor = "tests"\nkind = "command"\n'
+        f"argv = {json.dumps([sys.executable, '-c', WRITER])}\nmax_tasks = 2\n"
+    )
+    gw = start_gateway(mesh)
+    client = AgentFMClient(gw.url, artifacts_dir=gw.artifacts_dir)
+    grid = ScatterGrid(["one", "two"], client=client, model="writer")
+    rec = CommRecorder(grid)
+    grid.start().result(timeout=60)
+    cards = grid._details["1"]["artifacts"]
+    assert [c["name"] for c in cards] == ["report.md"] and "all good" in cards[0]["preview"]
+    grid._handle_custom_msg({"kind": "artifact", "key": cards[0]["key"]}, [])
+    reply, buffers = rec.custom("artifact_file")[-1]
+    assert reply["name"] == "report.md" and b"all good" in buffers[0]
+    grid._handle_custom_msg({"kind": "artifact", "key": "../../etc/passwd"}, [])
+    assert len(rec.custom("artifact_file")) == 1  # only files the rows wrote can be read
