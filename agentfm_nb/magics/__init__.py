@@ -13,11 +13,11 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from agentfm_nb.magics import chat, connect, gateway, scatter, workers
+from agentfm_nb.magics import chat, connect, gateway, scatter, views, workers
 from agentfm_nb.magics._commands import AGENTFM, COMMANDS
 from agentfm_nb.magics._session import stop_session_gateway
 
-_ = (chat, connect, gateway, scatter, workers)  # imported for their @command registrations
+_ = (chat, connect, gateway, scatter, views, workers)  # imported for their @command registrations
 
 
 @magics_class

@@ -41,6 +41,9 @@ AGENTFM_BAD = {
     "chat": ("%%agentfm chat --model Poet\nhi {nothere:%}", "uses {nothere}"),
     "scatter": ("%%agentfm scatter --retries -1\na", "--retries must be 0 or more"),
     "run": ("%agentfm run hello", "required: --peer"),
+    "history": ("%agentfm history --limit 0", "--limit must be 1 or more"),
+    "dashboard": ("%agentfm dashboard --interval soon", "invalid float value: 'soon'"),
+    "inspect": ("%agentfm inspect", "required: PEER"),
 }
 
 OGPU_BAD = {
