@@ -31,7 +31,7 @@ from nbclient import NotebookClient
 
 path = files("agentfm_nb") / "notebooks" / "05_opengpu_agent.ipynb"
 nb = nbformat.read(str(path), as_version=4)
-nb.cells.append(nbformat.v4.new_code_cell("import agentfm_nb; print('PKG', agentfm_nb.__file__)"))
+nb.cells.append(nbformat.v4.new_code_cell("import agentfm_nb; print(f'PKG {agentfm_nb.__file__}')"))
 NotebookClient(nb, timeout=120, kernel_name="python3").execute()
 nbformat.write(nb, sys.argv[1])
 """
@@ -94,7 +94,8 @@ def test_notebook_05_runs_from_an_installed_wheel(tmp_path: Path) -> None:
     nb = json.loads(out.read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert [o for o in outputs if o.get("output_type") == "error"] == []
-    stdout = "\n".join(
+    # a stream may arrive in several outputs, split anywhere: join them as written
+    stdout = "".join(
         "".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", "")
         for o in outputs
         if o.get("name") == "stdout"
