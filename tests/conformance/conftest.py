@@ -164,18 +164,22 @@ def client(conf: Conformance) -> Iterator[httpx.Client]:
         yield c
 
 
-def start_keyed(root: Path, keys: list[str], **env: str) -> LocalMeshGateway:
-    """A demo-mesh gateway with ``AGENTFM_API_KEYS`` set (stop it yourself)."""
-    full_env: dict[str, str | None] = {**CLEAN_ENV, "AGENTFM_API_KEYS": ",".join(keys), **env}
+def start_demo(root: Path, api_key: str | None = None, **env: str | None) -> LocalMeshGateway:
+    """A demo-mesh gateway with ``env`` over the suite's clean environment (stop it yourself)."""
     gw = LocalMeshGateway(
         port=0,
         backend="embedded",
-        api_key=keys[0],
+        api_key=api_key,
         artifacts_dir=root / "artifacts",
         log_file=root / "gateway.log",
-        env=full_env,
+        env={**CLEAN_ENV, **env},
     )
     return gw.start()
+
+
+def start_keyed(root: Path, keys: list[str], **env: str) -> LocalMeshGateway:
+    """A demo-mesh gateway with ``AGENTFM_API_KEYS`` set (stop it yourself)."""
+    return start_demo(root, keys[0], AGENTFM_API_KEYS=",".join(keys), **env)
 
 
 class Receiver:

@@ -21,11 +21,11 @@ import pytest
 
 from agentfm_nb.gateway import LocalMeshGateway
 from tests.conformance.conftest import (
-    CLEAN_ENV,
     WEBHOOK_SECRET,
     Conformance,
     Receiver,
     metric,
+    start_demo,
 )
 
 TEXT = "text/plain; charset=utf-8"
@@ -115,14 +115,7 @@ def test_row44_accepted_body(client: httpx.Client, conf: Conformance) -> None:
 def small_async(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMeshGateway]:
     """A demo gateway whose async tasks hold their slot for a minute (artifact wait)."""
     root = tmp_path_factory.mktemp("async-cap")
-    env = {**CLEAN_ENV, "AGENTFM_NB_ASYNC_ARTIFACT_WAIT_S": "60"}
-    gw = LocalMeshGateway(
-        port=0,
-        backend="embedded",
-        artifacts_dir=root / "a",
-        log_file=root / "gw.log",
-        env=env,
-    ).start()
+    gw = start_demo(root, AGENTFM_NB_ASYNC_ARTIFACT_WAIT_S="60")
     try:
         yield gw
     finally:
@@ -162,18 +155,9 @@ def test_row46_busy_worker_accepted(batch: Batch, conf: Conformance) -> None:
 def strict_hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMeshGateway]:
     """A demo gateway whose private-address opt-in is spelled `true` (not the real `1`)."""
     root = tmp_path_factory.mktemp("strict-hooks")
-    env = {
-        **CLEAN_ENV,
-        "AGENTFM_WEBHOOK_ALLOW_PRIVATE": "true",
-        "AGENTFM_NB_ASYNC_ARTIFACT_WAIT_S": "0",
-    }
-    gw = LocalMeshGateway(
-        port=0,
-        backend="embedded",
-        artifacts_dir=root / "a",
-        log_file=root / "gw.log",
-        env=env,
-    ).start()
+    gw = start_demo(
+        root, AGENTFM_WEBHOOK_ALLOW_PRIVATE="true", AGENTFM_NB_ASYNC_ARTIFACT_WAIT_S="0"
+    )
     try:
         yield gw
     finally:

@@ -14,7 +14,7 @@ import pytest
 
 from agentfm_nb.gateway import LocalMeshGateway
 from agentfm_nb.mesh.server import check_bind
-from tests.conformance.conftest import CLEAN_ENV, metric, start_keyed
+from tests.conformance.conftest import CLEAN_ENV, metric, start_demo, start_keyed
 
 KEY = "conformance-key-0123456789abcdef"
 CORS = {
@@ -106,13 +106,7 @@ def test_row16_origin_rule(client: httpx.Client, origin: str, allowed: bool) -> 
 
 def test_row16_file_origin_opt_in(tmp_path: Path) -> None:
     """api.go:allowFileOrigin: AGENTFM_ALLOW_FILE_ORIGIN == "1" trusts null and file://."""
-    gw = LocalMeshGateway(
-        port=0,
-        backend="embedded",
-        artifacts_dir=tmp_path / "a",
-        log_file=tmp_path / "gw.log",
-        env={**CLEAN_ENV, "AGENTFM_ALLOW_FILE_ORIGIN": "1"},
-    ).start()
+    gw = start_demo(tmp_path, AGENTFM_ALLOW_FILE_ORIGIN="1")
     try:
         for origin in ("null", "file:///app/index.html"):
             r = httpx.post(f"{gw.url}/api/execute", headers={"Origin": origin}, content=b"null")
