@@ -31,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import Row, print_table
@@ -112,7 +113,7 @@ def http_impl() -> str:
 
 
 @contextmanager
-def raw_server(root: Path, body: bytes) -> Iterator[str]:
+def raw_server(root: Path, body: bytes) -> Iterator[tuple[str, int]]:
     (root / "raw_body.json").write_bytes(body)
     (root / "raw_app.py").write_text(RAW_APP)
     port = free_port()
@@ -137,7 +138,7 @@ def raw_server(root: Path, body: bytes) -> Iterator[str]:
                     "raw baseline app did not start: " + (root / "raw_app.log").read_text()
                 )
             time.sleep(0.05)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -270,6 +271,14 @@ async def gateway_throughput(url: str, peer: str, lines: int) -> tuple[float, in
 
 # ----------------------------------------------------------------------------- main
 
+
+def _cpu(proc: psutil.Process) -> float:
+    """CPU seconds the server process has used (user + system): unlike wall time, hardly moved
+    by whatever else runs on the machine."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
 CHURN_STREAMS = 8
 CHURN_RATE = 100.0  # tasks started (and finished) per second while the list is read
 
@@ -333,11 +342,14 @@ def main() -> int:
                 f"{rounds} round(s)",
                 flush=True,
             )
-            figures = {k: Figure() for k in ("rps", "churn", "w500", "w2000", "mbs")}
+            keys = ("rps", "churn", "w500", "w2000", "mbs", "cpu_rps", "cpu500")
+            figures = {k: Figure() for k in keys}
             errors = {"ours": 0, "peer": 0}
             churn_rates: list[float] = []
-            with raw_server(root, listing.content) as raw_url:
+            assert gw.pid is not None
+            with raw_server(root, listing.content) as (raw_url, raw_pid):
                 sides = {"ours": gw.url, "peer": raw_url}
+                server = {"ours": psutil.Process(gw.pid), "peer": psutil.Process(raw_pid)}
                 for url in sides.values():  # warm both: imports, caches, connection paths
                     asyncio.run(concurrent_streams(url, echo, 200))
                     asyncio.run(requests_per_s(url, 0.5, concurrency, churn))
@@ -346,7 +358,9 @@ def main() -> int:
                     got: dict[str, dict[str, float]] = {side: {} for side in order}
                     for side in order:
                         url = sides[side]
+                        cpu = _cpu(server[side])
                         rps, err, _ = asyncio.run(requests_per_s(url, seconds, concurrency))
+                        got[side]["cpu_rps"] = (_cpu(server[side]) - cpu) / (rps * seconds) * 1e3
                         got[side]["rps"] = rps
                         errors[side] += err
                         rps, err, rate = asyncio.run(
@@ -357,10 +371,13 @@ def main() -> int:
                         if side == "ours":
                             churn_rates.append(rate)
                         for n in (500, 2000):
+                            cpu = _cpu(server[side])
                             wall, err = asyncio.run(concurrent_streams(url, echo, n))
+                            if n == 500:
+                                got[side]["cpu500"] = (_cpu(server[side]) - cpu) / n * 1e3
                             got[side][f"w{n}"] = wall
                             errors[side] += err
-                    for key in ("rps", "churn", "w500", "w2000"):
+                    for key in ("rps", "churn", "w500", "w2000", "cpu_rps", "cpu500"):
                         figures[key].add(got["ours"][key], got["peer"][key])
                     print(f"round {r + 1}/{rounds} done", flush=True)
 
@@ -383,7 +400,10 @@ def main() -> int:
             note=f"{CHURN_STREAMS} task loops paced to {CHURN_RATE:.0f} tasks/s, ours got "
             f"{statistics.median(churn_rates):.0f}",
         ),
+        f["cpu_rps"].row("  server CPU per /api/workers read", "ms", higher=False),
         f["w500"].row("500 concurrent /api/execute", "s wall", higher=False),
+        f["cpu500"].row("  server CPU per stream", "ms", higher=False,
+                        note="the least load-sensitive figure"),
         f["w2000"].row("2,000 concurrent /api/execute", "s wall", higher=False),
         Row("stream errors (all of the above)", errors["ours"], errors["peer"], "count",
             higher_is_better=False, note=f"summed over {rounds} round(s)"),
