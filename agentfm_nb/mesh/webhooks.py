@@ -1,7 +1,7 @@
 """Completion webhooks: the SSRF guard and the signed, bounded POST.
 
-The guard runs twice: once when the task is submitted (so the caller hears about a bad URL at
-once) and again just before the POST, on freshly resolved addresses; the POST then goes to the
+As in the real gateway the URL is checked at delivery only (a submit is always accepted, a
+refused URL is silently not posted), on freshly resolved addresses; the POST then goes to the
 address that was checked, so a DNS answer that changes in between cannot redirect it.
 """
 
@@ -128,7 +128,8 @@ class WebhookSender:
         return f"WebhookSender({signed}, allow_private={self.allow_private})"
 
     async def check(self, url: str) -> WebhookTarget:
-        """The submit-time check; raises :class:`WebhookRefused`."""
+        """The whole check (shape, resolution, addresses) without posting; raises
+        :class:`WebhookRefused`."""
         target = parse_target(url)
         await resolve_checked(target, allow_private=self.allow_private)
         return target

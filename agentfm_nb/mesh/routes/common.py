@@ -130,25 +130,6 @@ def method_not_allowed() -> Response:
     return text_error(405, "Method not allowed")
 
 
-class BodyTooLarge(Exception):
-    """The request body passed its cap."""
-
-
-async def read_body(request: Request, cap: int) -> bytes:
-    """Read the body, refusing (without buffering it all) anything over ``cap`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def read_limited(request: Request, cap: int) -> bytes:
     """At most ``cap`` bytes of the body, the rest left unread (Go's ``io.LimitReader``).
 
