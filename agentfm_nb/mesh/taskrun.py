@@ -49,34 +49,36 @@ class FinalChunk(bytes):
 
 
 class ByteChannel:
-    """Output bytes from the producer task to one reader, with backpressure on queued bytes."""
+    """Output bytes from the producer task to one reader, with backpressure on queued bytes.
 
-    __slots__ = ("_closed", "_items", "_max", "_readable", "_size", "_writable")
+    Waiters are futures made only when someone has to wait (most tiny tasks never do).
+    """
+
+    __slots__ = ("_closed", "_items", "_max", "_reader", "_size", "_writer")
 
     def __init__(self, max_bytes: int) -> None:
         self._items: deque[bytes] = deque()
         self._size = 0
         self._max = max_bytes
         self._closed = False
-        self._readable = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._writable.set()
+        self._reader: asyncio.Future[None] | None = None
+        self._writer: asyncio.Future[None] | None = None
 
     async def put(self, data: bytes) -> None:
         while self._size >= self._max:
-            self._writable.clear()
-            await self._writable.wait()
+            waiter = self._writer = asyncio.get_running_loop().create_future()
+            await waiter
         self.put_nowait(data)
 
     def put_nowait(self, data: bytes) -> None:
         """Queue past the limit (the few closing bytes of a run must never wait on a reader)."""
         self._items.append(data)
         self._size += len(data)
-        self._readable.set()
+        _wake(self._reader)
 
     def close(self) -> None:
         self._closed = True
-        self._readable.set()
+        _wake(self._reader)
 
     @property
     def finished(self) -> bool:
@@ -88,14 +90,19 @@ class ByteChannel:
         while not self._items:
             if self._closed:
                 return None
-            self._readable.clear()
-            await self._readable.wait()
+            waiter = self._reader = asyncio.get_running_loop().create_future()
+            await waiter
         items = self._items
         data = items.popleft() if len(items) == 1 else b"".join(items)
         items.clear()
         self._size = 0
-        self._writable.set()
+        _wake(self._writer)
         return data
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 class TaskRun:

@@ -157,6 +157,10 @@ class PythonAgent:
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
         self.uses_output_dir = _wants_output_dir(func)
+        # decided once: inspect's checks cost more than a tiny agent's whole call
+        self._asyncgen = inspect.isasyncgenfunction(func)
+        self._gen = inspect.isgeneratorfunction(func)
+        self._coro = inspect.iscoroutinefunction(func)
 
     @classmethod
     def from_target(cls, target: str, *, base_dir: Path | None = None) -> PythonAgent:
@@ -169,16 +173,16 @@ class PythonAgent:
         args: tuple[Any, ...] = (prompt, output_dir) if self.uses_output_dir else (prompt,)
         func = self.func
         try:
-            if inspect.isasyncgenfunction(func):
+            if self._asyncgen:
                 async for item in func(*args):
                     if data := _printed(item):
                         yield data
                 return
-            if inspect.isgeneratorfunction(func):
+            if self._gen:
                 async for data in _iterate_in_thread(func(*args), hold):
                     yield data
                 return
-            if inspect.iscoroutinefunction(func):
+            if self._coro:
                 result = await func(*args)
             else:
                 call = _in_thread(lambda: func(*args))
@@ -186,6 +190,10 @@ class PythonAgent:
                     result = await asyncio.shield(call)
                 finally:
                     call.stop(hold)
+            if isinstance(result, str):  # the usual answer: no further checks
+                if data := _printed(result):
+                    yield data
+                return
             if inspect.isawaitable(result):
                 result = await result
             if hasattr(result, "__aiter__"):
