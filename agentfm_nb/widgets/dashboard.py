@@ -25,7 +25,7 @@ from agentfm_nb.errors import AgentFMError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client, safe_url
 
 RATE_WINDOW_S = 60.0
-_SNAPSHOT_EVERY_S = 10.0
+_SNAPSHOT_EVERY_S = 5.0
 _OK = frozenset({"ok", "success", "succeeded", "done", "completed"})
 SERIES = ("tasks_per_min", "p50_s", "p95_s", "success_rate", "online")
 
@@ -192,10 +192,11 @@ class MeshDashboard(BaseWidget):
             }
             self._emit({"kind": "sample", "sample": sample})
             self.stats["samples"] += 1
-            if time.monotonic() - self._last_snapshot >= _SNAPSHOT_EVERY_S:
+            snapshot = time.monotonic() - self._last_snapshot >= _SNAPSHOT_EVERY_S
+            if snapshot:
                 self._publish_series()
-        if before != "live":
-            self.refresh_display()
+        if before != "live" or snapshot:
+            self.refresh_display()  # the next cell's end publishes the curves
 
     def _sample(self, scrape: Scrape) -> dict[str, float | None]:
         self._scrapes.append(scrape)

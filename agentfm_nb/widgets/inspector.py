@@ -29,6 +29,7 @@ from agentfm_nb.wire import FILES_INCOMING
 
 _RECENT = 20
 _REPUTATION_EVERY_S = 30.0
+_REFRESH_EVERY_S = 5.0  # saved state and fallbacks of a live inspector lag at most this
 _DISPATCH_FLUSH_S = 0.1
 _DISPATCH_CHARS = 20_000  # what the inspector keeps of an answer (the chat widget is for more)
 _METRICS = ("cpu", "ram", "gpu", "queue")
@@ -198,7 +199,7 @@ class WorkerInspector(BaseWidget):
     async def _run(self, live: bool) -> None:
         client = make_async_client(self._client)
         self._gateway = safe_url(client.gateway_url)
-        reputation_at = float("-inf")
+        reputation_at = refreshed_at = float("-inf")
         while True:
             try:
                 workers = await client.workers.list()
@@ -219,6 +220,10 @@ class WorkerInspector(BaseWidget):
                         await self._read_reputation(client)
                 if self._tasks_dirty:
                     self._refresh_tasks()
+                if time.monotonic() - refreshed_at >= _REFRESH_EVERY_S:
+                    # fallbacks current, and the next cell's end publishes the curves
+                    refreshed_at = time.monotonic()
+                    self.refresh_display()
             except AgentFMError as exc:
                 self.state = "unreachable"
                 self.worker = {**self.worker, "error": exc.message[:200]}
