@@ -113,6 +113,32 @@ class TaskRun:
     has really stopped (a blocking python agent may outlive its stream: see ``hold``).
     """
 
+    __slots__ = (
+        "_channel",
+        "_finished",
+        "_holds",
+        "_producer",
+        "_release",
+        "_released",
+        "_stop_reason",
+        "_t0",
+        "_timer",
+        "artifact_path",
+        "bytes_out",
+        "duration_s",
+        "error",
+        "exit_code",
+        "has_artifact",
+        "mesh",
+        "peer_id",
+        "prompt",
+        "status",
+        "task_id",
+        "timed_out",
+        "timeout_s",
+        "worker",
+    )
+
     def __init__(self, mesh: Mesh, worker: Worker, prompt: str, task_id: str) -> None:
         self.mesh = mesh
         self.task_id = task_id

@@ -56,13 +56,13 @@ class WatchedStream:
         self._started = self._completed = False
         task = asyncio.current_task()
         assert task is not None
-        gone = asyncio.Event()
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task, gone))
+        self._gone = False
+        watcher = asyncio.ensure_future(self._cancel_on_disconnect(receive, task))
         self.state.streams.add(task)
         try:
             await self._pump(send)
         except asyncio.CancelledError:
-            if not (gone.is_set() or self.state.shutdown.is_set()):
+            if not (self._gone or self.state.shutdown.is_set()):
                 raise  # not ours: the server itself is cancelling the request
             uncancel = getattr(task, "uncancel", None)  # 3.11+; 3.10 counts no cancels
             if uncancel is not None:
@@ -70,13 +70,18 @@ class WatchedStream:
         finally:
             self.state.streams.discard(task)
             watcher.cancel()
-        if self._started and not self._completed and not gone.is_set():
+        if self._started and not self._completed and not self._gone:
             # Ended by the gateway (shutdown) with the client still there: close the body
             # properly rather than dropping the connection mid-chunk.
             with contextlib.suppress(Exception):
                 await send(
                     {"type": "http.response.body", "body": self.shutdown_tail, "more_body": False}
                 )
+
+    async def _cancel_on_disconnect(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+        await _wait_disconnect(receive)
+        self._gone = True
+        task.cancel()
 
     async def _pump(self, send: Send) -> None:
         body = self.body
@@ -98,14 +103,6 @@ class WatchedStream:
         if not self._completed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             self._completed = True
-
-
-async def _cancel_on_disconnect(
-    receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event
-) -> None:
-    await _wait_disconnect(receive)
-    gone.set()
-    task.cancel()
 
 
 async def _wait_disconnect(receive: Receive) -> None:
