@@ -164,6 +164,12 @@ def test_widgets_in_marimo(browser: Any, marimo_url: str, output_dir: Path) -> N
         result = contrast(page)  # inside marimo's shadow roots too
         assert result["checked"] > 100 and result["bad"] == [], result
         page.screenshot(path=output_dir / "marimo_widgets.png", full_page=True)
+        # a dark system theme: whatever marimo does with it, the widgets stay readable
+        page.emulate_media(color_scheme="dark")
+        page.wait_for_timeout(800)
+        dark = contrast(page)
+        assert dark["checked"] > 100 and dark["bad"] == [], dark
+        page.screenshot(path=output_dir / "marimo_widgets_dark.png", full_page=True)
         assert errors == [], errors
         assert blocked == [] or all("127.0.0.1" not in u for u in blocked)
     finally:
