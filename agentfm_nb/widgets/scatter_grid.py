@@ -27,8 +27,9 @@ _FLUSH_S = 0.1  # at most ~10 updates a second to the browser, whatever the numb
 _SNAPSHOT_EVERY_S = 2.0
 _DETAIL_CHARS = 20_000
 # What a saved page keeps so a click on a cell still shows something with no kernel.
-_SAVED_CELLS = 2_000
-_SAVED_CHARS = 2_000
+# Bounded so a big scatter keeps a notebook small (at most ~1 MB of saved detail).
+_SAVED_CELLS = 1_000
+_SAVED_CHARS = 500
 
 
 class RateMeter:

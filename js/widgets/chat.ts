@@ -115,6 +115,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     const sig = JSON.stringify([raw.length, raw.slice(-64), m.status, m.error, m.duration_s, m.peer_id, m.agent, (m.artifacts ?? []).map((a) => a.key)]);
     if (sig === v.sig) return v.box;
     v.sig = sig;
+    if (m.status !== "streaming") live.delete(turn); // the saved history has the final text
     if (m.role === "user") setText(v.body, m.content);
     else if (v.body.afmRaw !== raw) {
       renderInto(v.body, raw);
