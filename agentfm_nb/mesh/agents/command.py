@@ -109,9 +109,15 @@ class CommandAgent:
                 message = exit_message(code, tail.decode("utf-8", "replace"))
                 raise AgentError(message, exit_code=code, exit=exit_text(code))
         finally:
+            ended = helpers[1]
             for task in helpers:
                 task.cancel()
-            kill_task(proc.pid, tag)
+            if ended.done() and not ended.cancelled() and ended.exception() is None:
+                # the agent exited and what it left was swept then: only its group remains
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                kill_task(proc.pid, tag)
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
