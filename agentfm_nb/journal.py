@@ -259,23 +259,39 @@ def _gateway_label(url: str) -> str:
     return f"{u.scheme}://{u.host}{port}{u.path.rstrip('/')}"
 
 
-def _begin(resource: Any, worker_id: str, prompt: str, task_id: str) -> TaskRecord:
-    client = resource._client
-    adir = getattr(client, "artifacts_dir", None)
-    gateway = _gateway_label(str(getattr(client, "gateway_url", "") or ""))
-    return journal.started(worker_id, prompt, task_id, gateway=gateway, artifacts_dir=adir)
+class _Trace:
+    """One dispatch being recorded: its journal record and the tail of its text."""
 
+    __slots__ = ("exhausted", "failure", "record", "splitter", "tail")
 
-def _end(record: TaskRecord, splitter: Any, tail: _Tail, exhausted: bool, exc: Any) -> None:
-    files = bool(getattr(splitter, "files_incoming", False))
-    if exhausted:
-        error = tail.error()
-        status = "failed" if error is not None else "done"
-    elif exc is None or isinstance(exc, GeneratorExit) or _is_cancel(exc):
-        status, error = "cancelled", None  # the consumer left early or was cancelled
-    else:
-        status, error = "failed", str(getattr(exc, "message", None) or exc)[:500]
-    journal.finished(record, status, error=error, files_incoming=files)
+    def __init__(self, resource: Any, worker_id: str, prompt: str, task_id: str, splitter: Any):
+        client = resource._client
+        adir = getattr(client, "artifacts_dir", None)
+        gateway = _gateway_label(str(getattr(client, "gateway_url", "") or ""))
+        self.record = journal.started(
+            worker_id, prompt, task_id, gateway=gateway, artifacts_dir=adir
+        )
+        self.splitter = splitter
+        self.tail = _Tail()
+        self.exhausted = False
+        self.failure: BaseException | None = None
+
+    def see(self, chunk: Any) -> Any:
+        if chunk.kind == "text":
+            self.tail.add(chunk.text)
+        return chunk
+
+    def end(self) -> None:
+        exc = self.failure
+        files = bool(getattr(self.splitter, "files_incoming", False))
+        if self.exhausted:
+            error = self.tail.error()
+            status = "failed" if error is not None else "done"
+        elif exc is None or isinstance(exc, GeneratorExit) or _is_cancel(exc):
+            status, error = "cancelled", None  # the consumer left early or was cancelled
+        else:
+            status, error = "failed", str(getattr(exc, "message", None) or exc)[:500]
+        journal.finished(self.record, status, error=error, files_incoming=files)
 
 
 def _is_cancel(exc: BaseException) -> bool:
@@ -293,54 +309,40 @@ def traced(fn: F) -> F:
     if inspect.isasyncgenfunction(fn):
 
         @functools.wraps(fn)
-        async def agen(
-            self: Any, worker_id: str, prompt: str, task_id: str, splitter: Any
-        ) -> AsyncGenerator[Any, None]:
-            record = _begin(self, worker_id, prompt, task_id)
-            tail = _Tail()
-            inner = fn(self, worker_id, prompt, task_id, splitter)
-            failure: BaseException | None = None
-            exhausted = False
+        async def agen(self: Any, *args: Any) -> AsyncGenerator[Any, None]:
+            trace = _Trace(self, *args)
+            inner = fn(self, *args)
             try:
                 async for chunk in inner:
-                    if chunk.kind == "text":
-                        tail.add(chunk.text)
-                    yield chunk
-                exhausted = True
+                    yield trace.see(chunk)
+                trace.exhausted = True
             except BaseException as exc:
-                failure = exc
+                trace.failure = exc
                 raise
             finally:
                 try:
                     await inner.aclose()
                 finally:
-                    _end(record, splitter, tail, exhausted, failure)
+                    trace.end()
 
         return agen  # type: ignore[return-value]
 
     @functools.wraps(fn)
-    def gen(
-        self: Any, worker_id: str, prompt: str, task_id: str, splitter: Any
-    ) -> Generator[Any, None, None]:
-        record = _begin(self, worker_id, prompt, task_id)
-        tail = _Tail()
-        inner = fn(self, worker_id, prompt, task_id, splitter)
-        failure: BaseException | None = None
-        exhausted = False
+    def gen(self: Any, *args: Any) -> Generator[Any, None, None]:
+        trace = _Trace(self, *args)
+        inner = fn(self, *args)
         try:
             for chunk in inner:
-                if chunk.kind == "text":
-                    tail.add(chunk.text)
-                yield chunk
-            exhausted = True
+                yield trace.see(chunk)
+            trace.exhausted = True
         except BaseException as exc:
-            failure = exc
+            trace.failure = exc
             raise
         finally:
             try:
                 inner.close()
             finally:
-                _end(record, splitter, tail, exhausted, failure)
+                trace.end()
 
     return gen  # type: ignore[return-value]
 

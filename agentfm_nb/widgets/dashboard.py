@@ -23,6 +23,7 @@ import traitlets as t
 
 from agentfm_nb.errors import AgentFMError
 from agentfm_nb.widgets._base import BaseWidget, make_async_client, safe_url
+from agentfm_nb.widgets.task_history import publish_later
 
 RATE_WINDOW_S = 60.0
 _SNAPSHOT_EVERY_S = 5.0
@@ -195,8 +196,10 @@ class MeshDashboard(BaseWidget):
             snapshot = time.monotonic() - self._last_snapshot >= _SNAPSHOT_EVERY_S
             if snapshot:
                 self._publish_series()
-        if before != "live" or snapshot:
-            self.refresh_display()  # the next cell's end publishes the curves
+        if before != "live":
+            self.refresh_display()  # first sample: the fallback says live
+        elif snapshot:
+            publish_later(self)  # the next cell's end saves the curves
 
     def _sample(self, scrape: Scrape) -> dict[str, float | None]:
         self._scrapes.append(scrape)

@@ -24,12 +24,11 @@ from agentfm_nb.errors import AgentFMError
 from agentfm_nb.journal import TaskRecord, journal, records_dataframe
 from agentfm_nb.widgets._base import BaseWidget, make_async_client, safe_url
 from agentfm_nb.widgets.artifacts import artifact_cards, read_artifact
-from agentfm_nb.widgets.task_history import task_row
+from agentfm_nb.widgets.task_history import publish_later, task_row
 from agentfm_nb.wire import FILES_INCOMING
 
 _RECENT = 20
 _REPUTATION_EVERY_S = 30.0
-_REFRESH_EVERY_S = 5.0  # saved state and fallbacks of a live inspector lag at most this
 _DISPATCH_FLUSH_S = 0.1
 _DISPATCH_CHARS = 20_000  # what the inspector keeps of an answer (the chat widget is for more)
 _METRICS = ("cpu", "ram", "gpu", "queue")
@@ -199,7 +198,7 @@ class WorkerInspector(BaseWidget):
     async def _run(self, live: bool) -> None:
         client = make_async_client(self._client)
         self._gateway = safe_url(client.gateway_url)
-        reputation_at = refreshed_at = float("-inf")
+        reputation_at = float("-inf")
         while True:
             try:
                 workers = await client.workers.list()
@@ -220,10 +219,7 @@ class WorkerInspector(BaseWidget):
                         await self._read_reputation(client)
                 if self._tasks_dirty:
                     self._refresh_tasks()
-                if time.monotonic() - refreshed_at >= _REFRESH_EVERY_S:
-                    # fallbacks current, and the next cell's end publishes the curves
-                    refreshed_at = time.monotonic()
-                    self.refresh_display()
+                publish_later(self)  # the next cell's end saves the curves
             except AgentFMError as exc:
                 self.state = "unreachable"
                 self.worker = {**self.worker, "error": exc.message[:200]}
@@ -319,7 +315,7 @@ class WorkerInspector(BaseWidget):
             self.dispatch_state = state
             self._refresh_tasks()
             self._stamp()
-            self.refresh_display()
+            publish_later(self)
 
     def _on_dispatch(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         with contextlib.suppress(RuntimeError, ValueError):

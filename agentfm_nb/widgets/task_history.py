@@ -18,7 +18,7 @@ from typing import Any
 import traitlets as t
 
 from agentfm_nb.journal import TaskJournal, TaskRecord, journal, records_dataframe
-from agentfm_nb.widgets._base import BaseWidget, make_async_client
+from agentfm_nb.widgets._base import BaseWidget, _pending, make_async_client
 from agentfm_nb.widgets.artifacts import artifact_cards, read_artifact
 
 _FLUSH_S = 0.25  # live rows reach the browser at most 4 times a second
@@ -27,6 +27,16 @@ _PROMPT_CHARS = 400
 _ERROR_CHARS = 300
 _ARTIFACT_WAIT_S = 120.0  # files are extracted after the stream ends; look for them this long
 _FALLBACK_ROWS = 50
+
+
+def publish_later(widget: BaseWidget) -> None:
+    """Have the next cell's end publish ``widget`` (state and fallbacks), from any thread.
+
+    Not ``refresh_display``: in JupyterLab an ``update_display_data`` re-creates the widget's
+    view, which would close an open detail and drop focus on every live change.
+    """
+    if widget._displayed:
+        _pending.add(widget)
 
 
 def task_row(record: TaskRecord, cards: list[Any] | None = None) -> dict[str, Any]:
@@ -196,7 +206,7 @@ class TaskHistory(BaseWidget):
         self.stats["messages"] += 1
         self.stats["rows_sent"] += len(rows)
         if any(r["status"] != "running" for r in rows):
-            self.refresh_display()
+            publish_later(self)
 
     def _publish_rows(self) -> None:
         self._rows = [self._rows_by_seq[s] for s in sorted(self._rows_by_seq)]
@@ -266,4 +276,4 @@ def _clock(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%H:%M:%S UTC")
 
 
-__all__ = ["TaskHistory", "task_row"]
+__all__ = ["TaskHistory", "publish_later", "task_row"]

@@ -22,7 +22,7 @@ const CSS = `
 .afm-th tr.afm-th-row[aria-expanded=true] td { border-bottom-color: transparent; font-weight: 600; }
 .afm-th .c-started { width: 76px; } .afm-th .c-agent { width: 120px; } .afm-th .c-status { width: 92px; }
 .afm-th .c-dur { width: 72px; text-align: right; } .afm-th .c-files { width: 64px; text-align: right; }
-.afm-th td.afm-th-detail { white-space: normal; padding: 4px 10px 8px; background: var(--afm-bg2); }
+.afm-th td.afm-th-detail { white-space: normal; padding: 4px 10px 8px; box-shadow: inset 3px 0 0 var(--afm-info); }
 .afm-th .afm-th-detail pre { white-space: pre-wrap; word-break: break-word; margin: 2px 0 6px; max-height: 160px; overflow: auto;
   background: var(--jp-layout-color1, Canvas); padding: 4px; border: 1px solid var(--afm-border); }
 .afm-th .afm-th-detail dl { display: grid; grid-template-columns: max-content 1fr; gap: 1px 10px; margin: 0 0 4px; }

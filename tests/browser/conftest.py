@@ -216,3 +216,40 @@ def run_cell(page: Any, index: int) -> None:
 
 def cell_output(page: Any, index: int) -> Any:
     return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea-output")
+
+
+def serve_marimo(root: Path, app: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``marimo run`` of ``app`` (source text) in ``root``; yields its URL, then stops it.
+
+    The server gets its own process group: its kernels and the gateways they start go with it.
+    """
+    (root / "app.py").write_text(app)
+    env = {**{k: v for k, v in os.environ.items() if k not in _CLEAN}, **(env or {})}
+    port = _free_port()
+    log = root / "marimo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token",
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"marimo did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

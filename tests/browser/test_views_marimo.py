@@ -3,21 +3,15 @@ styled inside marimo's shadow roots, live, readable by keyboard, light and dark 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browser._widget_checks import contrast
-from tests.browser.conftest import _free_port, block_remote
+from tests.browser.conftest import block_remote, serve_marimo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,42 +64,13 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def marimo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = tmp_path_factory.mktemp("marimo-views")
-    (base / "app.py").write_text(textwrap.dedent(APP))
-    config = base / "config" / "marimo"
+    root = tmp_path_factory.mktemp("marimo-views")
+    config = root / "config" / "marimo"
     config.mkdir(parents=True)
     # follow the browser's colour scheme, so one server serves the light and the dark page
     (config / "marimo.toml").write_text('[display]\ntheme = "system"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTFM_")}
-    env.update(XDG_CONFIG_HOME=str(base / "config"), HOME=str(base))
-    port = _free_port()
-    log = (base / "marimo.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--host", "127.0.0.1",
-         "-p", str(port), "--no-token", "--no-sandbox", "--no-check"],
-        cwd=base, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((base / "marimo.log").read_text()[-3000:])
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    env = {"XDG_CONFIG_HOME": str(root / "config")}
+    yield from serve_marimo(root, textwrap.dedent(APP), env)
 
 
 def _open(browser: Any, url: str, scheme: str) -> Any:
