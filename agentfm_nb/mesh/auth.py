@@ -8,6 +8,7 @@ refill 0.5/s), so a valid key always passes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -169,6 +170,7 @@ def origin_allowed(origin: str) -> bool:
     return _hostname(netloc) in ("localhost", "127.0.0.1", "::1")
 
 
+@functools.lru_cache(maxsize=256)  # a gateway sees a handful of Host values
 def loopback_host(host: str) -> bool:
     """Is a ``Host`` header a loopback name or address (with or without a port)?"""
     name = _hostname(host).rstrip(".").lower()

@@ -74,6 +74,8 @@ def guard_for(path: str) -> Guard | None:
 
 def clean_path(path: str) -> str:
     """Go's ``cleanPath``: resolve ``.``/``..``/``//``, keep one trailing slash."""
+    if path.startswith("/") and "//" not in path and "/." not in path:
+        return path  # already clean: the common case, two substring scans
     if not path:
         return "/"
     if path[0] != "/":
