@@ -135,6 +135,13 @@ def test_worker_table_layout_churn_selection_and_focus(lab_page: Any, output_dir
             assert "peer_id" in lay["shown"], lay
         else:
             assert len(lay["shown"]) < 11, lay
+        # and no widget is wider than the output area
+        wide = page.evaluate(
+            "[...document.querySelectorAll('.afm')]"
+            ".filter((w) => w.scrollWidth > w.clientWidth + 1)"
+            ".map((w) => w.className)"
+        )
+        assert wide == [], (width, wide)
         _shot(page, output_dir, f"worker_table_{width}", ".afm-wt")
 
     # sort headers are buttons with aria-sort
