@@ -62,7 +62,12 @@ export function styleInto(el: HTMLElement, ...css: string[]): HTMLStyleElement {
  */
 export function containKeys(root: HTMLElement): () => void {
   root.setAttribute("data-lm-suppress-shortcuts", "true");
-  const stop = (ev: Event) => ev.stopPropagation();
+  const stop = (ev: Event) => {
+    const k = ev as KeyboardEvent;
+    // Save stays the notebook's (Ctrl/Cmd+S); every other key is the widget's
+    if ((k.ctrlKey || k.metaKey) && !k.altKey && k.key?.toLowerCase() === "s") return;
+    ev.stopPropagation();
+  };
   for (const type of ["keydown", "keyup", "keypress"]) root.addEventListener(type, stop);
   return () => {
     for (const type of ["keydown", "keyup", "keypress"]) root.removeEventListener(type, stop);

@@ -35,6 +35,9 @@ describe("dom helpers", () => {
     const release = containKeys(root);
     box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", shiftKey: true, bubbles: true }));
     expect(reached).toBe(0);
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "s", ctrlKey: true, bubbles: true }));
+    expect(reached).toBe(1); // saving the notebook still works from inside a widget
+    reached = 0;
     release();
     box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
     expect(reached).toBe(1);
