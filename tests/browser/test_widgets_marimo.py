@@ -79,6 +79,8 @@ def marimo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("marimo")
     (root / "mesh.toml").write_text(mesh_toml())
     (root / "app.py").write_text(APP)
+    # marimo follows the browser's colour scheme, so one server serves a light and a dark page
+    (root / "pyproject.toml").write_text('[tool.marimo.display]\ntheme = "system"\n')
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
     log = root / "marimo.log"
@@ -119,6 +121,7 @@ def test_widgets_in_marimo(browser: Any, marimo_url: str, output_dir: Path) -> N
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
+        page.emulate_media(color_scheme="light")
         page.goto(marimo_url)
         for sel in (".afm-gp", ".afm-wt", ".afm-chat", ".afm-sg"):
             page.locator(sel).first.wait_for(timeout=90_000)
@@ -164,9 +167,12 @@ def test_widgets_in_marimo(browser: Any, marimo_url: str, output_dir: Path) -> N
         result = contrast(page)  # inside marimo's shadow roots too
         assert result["checked"] > 100 and result["bad"] == [], result
         page.screenshot(path=output_dir / "marimo_widgets.png", full_page=True)
-        # a dark system theme: whatever marimo does with it, the widgets stay readable
+        # marimo's dark theme: the widgets follow it and stay readable
         page.emulate_media(color_scheme="dark")
-        page.wait_for_timeout(800)
+        page.wait_for_function(
+            "getComputedStyle(document.documentElement).colorScheme === 'dark'", timeout=10_000
+        )
+        page.wait_for_timeout(500)
         dark = contrast(page)
         assert dark["checked"] > 100 and dark["bad"] == [], dark
         page.screenshot(path=output_dir / "marimo_widgets_dark.png", full_page=True)
