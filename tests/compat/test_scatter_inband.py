@@ -170,7 +170,10 @@ def test_a_one_second_gateway_restart_does_not_fail_the_batch(tmp_path: Path) ->
     restart = threading.Timer(1.0, second.start)
     restart.start()
     try:
-        with agentfm_nb.AgentFMClient(f"http://127.0.0.1:{port}", api_key=None) as c:
+        # retries=4 (7.5 s of backoff per attempt): room for the new process to boot on a busy
+        # machine; the default (2) rides out a restart of a gateway that boots in about a second
+        url = f"http://127.0.0.1:{port}"
+        with agentfm_nb.AgentFMClient(url, retries=4, api_key=None) as c:
             rows = c.tasks.scatter([f"p{i}" for i in range(4)], peer_ids=ids)
     finally:
         restart.join()
