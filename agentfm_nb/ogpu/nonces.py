@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from web3 import Web3
 
-from agentfm_nb.ogpu.errors import OGPUError, TxDroppedError, TxReplacedError
+from agentfm_nb.ogpu.errors import OGPUError, TxDroppedError, TxReplacedError, TxRpcError
 
 MIN_STALL_S = 1.0  # floor: one-block-per-transaction dev chains report ~0 s block intervals
 STALL_BLOCKS = 3.0  # a ready transaction normally lands in the next block or two
@@ -220,7 +220,7 @@ class NonceManager:
     def mined_count(self, node: Node) -> int:
         out = node.batch([("eth_getTransactionCount", [self.address, "latest"])])[0]
         if "error" in out:
-            raise OGPUError(f"eth_getTransactionCount: {message_of(out['error'])}", code="rpc")
+            raise TxRpcError(f"eth_getTransactionCount: {message_of(out['error'])}")
         return _q(out["result"])
 
     def stall_limit(self, node: Node) -> float:

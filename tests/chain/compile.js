@@ -1,6 +1,7 @@
 // Compiles contracts/*.sol with solc-js (standard JSON, evmVersion cancun) and prints the
 // ABI + creation bytecode of every contract as one JSON object on stdout. The Python side
-// caches this output keyed by the hash of the sources.
+// ships this output in the package (agentfm_nb/ogpu/devchain_contracts.json) with the hash of
+// the sources; rebuild it with devchain.compile_contracts(out=CONTRACTS_FILE) after an edit.
 "use strict";
 const fs = require("fs");
 const path = require("path");
