@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from agentfm_nb.ogpu.errors import ChainConfigError
 
@@ -26,15 +27,39 @@ LOCAL_CHAIN_ID = 31337
 PRESET_NAMES = ("local", "testnet", "mainnet")
 
 
+def display_url(url: str) -> str:
+    """The RPC URL as it may be shown: hosted nodes put the API key in the path
+    (``/v3/<key>``), the query or the userinfo, so only scheme, host and port survive."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<rpc url>"
+    if not parts.scheme or not host:
+        return "<rpc url>"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    hidden = bool(parts.username or parts.password or parts.query or parts.fragment)
+    hidden = hidden or parts.path not in ("", "/")
+    return f"{parts.scheme}://{netloc}" + ("/…" if hidden else "")
+
+
 @dataclass(frozen=True)
 class ChainConfig:
     """Where the agent talks to: passed around explicitly, never stored globally."""
 
     name: str
-    rpc_url: str
+    rpc_url: str = field(repr=False)
     chain_id: int
     nexus: str
     terminal: str
+
+    @property
+    def display_url(self) -> str:
+        """``rpc_url`` without anything that can carry a key (see :func:`display_url`)."""
+        return display_url(self.rpc_url)
 
     def replace(self, **changes: object) -> ChainConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

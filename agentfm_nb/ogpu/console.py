@@ -116,7 +116,7 @@ class AgentConsole(anywidget.AnyWidget):
         self.chain = {
             "name": agent.chain.name,
             "chain_id": agent.chain.chain_id,
-            "rpc_url": agent.chain.rpc_url,
+            "rpc_url": agent.chain.display_url,
             "nexus": agent.chain.nexus,
             "terminal": agent.chain.terminal,
         }

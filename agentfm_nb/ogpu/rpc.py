@@ -80,7 +80,7 @@ class Connection:
             raise
         except _TRANSPORT_ERRORS as exc:
             self._verified = False  # a reconnect may reach another node: check its chain again
-            raise ChainConnectionError(self.chain.rpc_url, type(exc).__name__) from None
+            raise ChainConnectionError(self.chain.display_url, type(exc).__name__) from None
         except _NODE_ERRORS as exc:
             message = getattr(exc, "message", None)
             detail = message if isinstance(message, str) else type(exc).__name__
@@ -104,7 +104,7 @@ class Connection:
             out = self.w3.provider.make_batch_request(list(requests))
         if not isinstance(out, list) or len(out) != len(requests):
             detail = out.get("error") if isinstance(out, dict) else out
-            raise ChainConnectionError(self.chain.rpc_url, f"batch request refused: {detail}")
+            raise ChainConnectionError(self.chain.display_url, f"batch request refused: {detail}")
         return [dict(r) for r in out]
 
     def ensure_chain_id(self) -> None:
@@ -116,7 +116,7 @@ class Connection:
                 return
             actual = int(self.call(lambda: self.w3.eth.chain_id))
             if actual != self.chain.chain_id:
-                raise ChainMismatchError(self.chain.chain_id, actual, self.chain.rpc_url)
+                raise ChainMismatchError(self.chain.chain_id, actual, self.chain.display_url)
             self._verified = True
 
     def chain_time(self) -> int:
@@ -124,4 +124,4 @@ class Connection:
         return int(block["timestamp"])
 
     def __repr__(self) -> str:
-        return f"Connection(chain={self.chain.name!r}, rpc_url={self.chain.rpc_url!r})"
+        return f"Connection(chain={self.chain.name!r}, rpc_url={self.chain.display_url!r})"

@@ -21,6 +21,8 @@ from web3.exceptions import Web3Exception
 
 from agentfm_nb.ogpu import errors
 from agentfm_nb.ogpu.agent import Agent
+from agentfm_nb.ogpu.chain import display_url
+from agentfm_nb.ogpu.console import AgentConsole
 from agentfm_nb.ogpu.errors import (
     ChainConnectionError,
     ConfigError,
@@ -232,3 +234,32 @@ def test_rpc_error_on_send(world: World, proxy: type[_RefusingProxy], mode: str)
     results = agent.attempt_many([(task, world.provider, 1), (task, world.provider, 2)])
     assert all(isinstance(r, TxRpcError) for r in results)
     assert _count(world, world.agent) == start
+
+
+def test_display_url_keeps_only_scheme_host_and_port() -> None:
+    assert display_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+    assert display_url("https://mainnet.infura.io/v3/abc123") == "https://mainnet.infura.io/…"
+    assert display_url("https://u:p@node.example:8443/?key=k") == "https://node.example:8443/…"
+    assert display_url("http://[::1]:8545/") == "http://[::1]:8545"
+    assert display_url("not a url") == "<rpc url>"
+
+
+def test_rpc_url_key_stays_out_of_reprs_errors_and_console_state(
+    world: World, proxy: type[_RefusingProxy]
+) -> None:
+    """Hosted nodes carry the API key in the URL path or userinfo (``/v3/<key>``): it must not
+    reach a repr, an error text or the console's widget state (saved into notebooks)."""
+    secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    _, task = _ready(world)
+    base = proxy.url  # type: ignore[attr-defined]
+    url = base.replace("http://", f"http://user:{secret}@") + f"/v3/{secret}?apikey={secret}"
+    agent = Agent(world.config.replace(rpc_url=url), world.agent_key)
+    console = AgentConsole(agent, [world.master], follow=False)
+    err = _typed(lambda: agent.attempt(task, world.provider, 1))
+    texts = [repr(agent), repr(agent.chain), str(err), repr(err), str(console.get_state())]
+    console.close()
+    dead = world.config.replace(rpc_url=f"http://127.0.0.1:9/v3/{secret}")
+    texts.append(str(_typed(lambda: Agent(dead, world.agent_key).task_status(task))))
+    for text in texts:
+        assert secret not in text
+    assert "127.0.0.1" in texts[0]
