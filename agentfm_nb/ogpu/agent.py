@@ -154,7 +154,8 @@ class Agent(ChainReader):
 
     def __repr__(self) -> str:
         return (
-            f"Agent(address={self.address}, chain={self.chain.name!r}, rpc={self.chain.display_url!r})"
+            f"Agent(address={self.address}, chain={self.chain.name!r}, "
+            f"rpc={self.chain.display_url!r})"
         )
 
     def add_listener(self, fn: Callable[[TxRecord], None]) -> None:
