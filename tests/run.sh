@@ -17,9 +17,9 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 for pkg in tests/chain; do
-  # npm install, not npm ci: the lockfiles name optional per-platform binaries (anvil for
-  # darwin, win32) that npm ci insists on resolving; npm install keeps to the lockfile.
-  if [ -f "$pkg/package.json" ]; then npm install --prefix "$pkg" --no-audit --no-fund --silent; fi
+  # npm ci: the lockfile lists every platform's optional anvil binary, so it is used as is
+  # and never rewritten (a clone stays clean).
+  if [ -f "$pkg/package.json" ]; then npm ci --prefix "$pkg" --no-audit --no-fund --silent; fi
 done
 
 status=0
