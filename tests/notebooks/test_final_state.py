@@ -6,6 +6,7 @@ state again from the next cell, so nothing here blocks with --wait or .result().
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -64,5 +65,5 @@ def test_background_work_is_saved_in_its_final_state(tmp_path: Path) -> None:
     # The panel of the first cell ends stopped, in its state and in its fallback.
     data, panel = shown(nb, "%load_ext agentfm_nb")
     assert panel["state"]["info"]["running"] is False
-    assert data["text/plain"].endswith("(stopped)"), data["text/plain"]
+    assert re.search(r"\(stopped(, ran \d+s)?\)$", data["text/plain"]), data["text/plain"]
     assert "Stopped the gateway at http://127.0.0.1:" in cell_text(nb, "%agentfm gateway stop")
