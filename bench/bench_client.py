@@ -17,7 +17,8 @@ defined in this file (python agents keep the numbers about client scheduling, no
    ``max_concurrency`` 64 and 256 (its best is the peer), the two alternating run by run; our
    cost per task at 64 in flight and by default; client RSS over 30 consecutive scatters.
 
-``--scale-only`` runs only part 4; ``--runs N`` repeats its alternation (median and spread).
+``--scale-only`` runs only part 4, ``--skip-scale`` parts 1-3; ``--runs N`` repeats part 4's
+alternation (median and spread).
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--scale-only", action="store_true", help="only the 256-worker point")
+    parser.add_argument("--skip-scale", action="store_true", help="parts 1-3 only")
     parser.add_argument("--runs", type=int, default=3, help="alternations at the scale point")
     args = parser.parse_args()
     n = 500 if args.quick else 2000
@@ -380,8 +382,10 @@ def main() -> None:
                         "lines/s",
                     ),
                 ]
-            scale_rows, scale_notes = _scale(ours, sdk, by_engine["scale"], args)
-            rows += scale_rows
+            scale_notes: list[str] = []
+            if not args.skip_scale:
+                scale_rows, scale_notes = _scale(ours, sdk, by_engine["scale"], args)
+                rows += scale_rows
 
     print_table(
         f"client: agentfm_nb vs agentfm-sdk 0.3.0 ({'quick' if args.quick else 'full'} run, "
