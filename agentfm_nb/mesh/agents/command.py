@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from pathlib import Path
 
 from agentfm_nb.mesh.agents.base import AgentError, Hold, StartFailed, exit_text
-from agentfm_nb.mesh.agents.guard import TAG_VAR, AgentGuard, kill_task
+from agentfm_nb.mesh.agents.guard import TAG_VAR, AgentGuard, Leader
 
 READ_SIZE = 64 * 1024
 STDERR_TAIL = 4096
@@ -90,12 +90,12 @@ class CommandAgent:
                 f"cannot start agent {self.argv[0]!r}: {exc.strerror or exc}",
                 detail=f"\u274c Failed to start task: {exc}",
             ) from None
-        self.guard.watch(proc.pid)
+        leader = Leader(proc.pid, tag)
         _widen_pipe(proc)
         assert proc.stdout is not None
         helpers = [
             asyncio.ensure_future(_feed_stdin(proc, prompt.encode("utf-8", "replace"))),
-            asyncio.ensure_future(_end_with_agent(proc, tag)),
+            asyncio.ensure_future(_end_with_agent(proc, leader)),
         ]
         prev = last = b""  # two reads: ``print`` may write a line's text and its newline apart
         try:
@@ -112,18 +112,17 @@ class CommandAgent:
             ended = helpers[1]
             for task in helpers:
                 task.cancel()
-            if ended.done() and not ended.cancelled() and ended.exception() is None:
-                # the agent exited and what it left was swept then: only its group remains
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                kill_task(proc.pid, tag)
-            if proc.returncode is None:
+            if not (ended.done() and not ended.cancelled() and ended.exception() is None):
+                # (once the agent has exited, what it left was swept then)
+                leader.kill_task()
+            if proc.returncode is None and leader.pidfd is None:
+                # Only without a pidfd: ``Popen.kill`` first polls, which reaps the agent behind
+                # asyncio's back (its watcher then logs "Unknown child process pid N").
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
             await asyncio.gather(*helpers, return_exceptions=True)
             await _reap(proc)
-            self.guard.unwatch(proc.pid)
+            leader.close()
 
     async def aclose(self) -> None:
         return None
@@ -174,35 +173,30 @@ def _widen_pipe(proc: asyncio.subprocess.Process) -> None:
         fcntl.fcntl(fileobj.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
 
 
-async def _end_with_agent(proc: asyncio.subprocess.Process, tag: str) -> None:
+async def _end_with_agent(proc: asyncio.subprocess.Process, leader: Leader) -> None:
     """Once the agent process itself exits, kill what it left (as a container's end would).
 
     A background child still holding the pipe would otherwise keep the stream open until the
     task timeout: ``proc.wait()`` also waits for the pipes, so the exit is watched on a pidfd.
     """
-    loop = asyncio.get_running_loop()
-    exited: asyncio.Future[None] = loop.create_future()
-
-    def signal_exit() -> None:
-        if not exited.done():
-            exited.set_result(None)
-
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except ProcessLookupError:  # already reaped, so it has exited
-        pidfd = None
-    except OSError:  # no pidfd support: poll instead
-        pidfd = None
+    pidfd = leader.pidfd
+    if pidfd is None:  # no pidfd support (or the agent was gone before we held it): poll
         while proc.returncode is None and _alive(proc.pid):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-    if pidfd is not None:
+    else:
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def signal_exit() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
         loop.add_reader(pidfd, signal_exit)
         try:
             await exited
         finally:
             loop.remove_reader(pidfd)
-            os.close(pidfd)
-    kill_task(proc.pid, tag)
+    leader.kill_task()
 
 
 def _alive(pid: int) -> bool:

@@ -2,16 +2,22 @@
 
 ``python -I -S guard.py FD TAG_PREFIX``: stdlib only and run by path, so it starts in a few
 milliseconds without importing the package. The gateway holds the write end of a pipe whose
-read end is ``FD`` here and writes ``+PGID`` / ``-PGID`` lines as agents start and end. When the
-gateway dies in any way (``kill -9``, the OOM killer), the kernel closes its end, the read
-returns EOF, and the guard SIGKILLs every process group still listed plus every process whose
+read end is ``FD`` here. When the gateway dies in any way (``kill -9``, the OOM killer), the
+kernel closes its end, the read returns EOF, and the guard SIGKILLs every process whose
 environment carries the gateway's tag (children that called ``setsid()`` left the group but
-keep the environment), then exits. A parent-death signal per agent would do part of this, but
-arming it needs a ``preexec_fn``, which turns each spawn from a ~0.5 ms vfork into a full fork
-(~10 ms for a 300 MB gateway), and it would not reach the agent's own children anyway.
+keep the environment), with the group of each one that leads a group, then exits. A
+parent-death signal per agent would do part of this, but arming it needs a ``preexec_fn``, which
+turns each spawn from a ~0.5 ms vfork into a full fork (~10 ms for a 300 MB gateway), and it
+would not reach the agent's own children anyway.
 
-The gateway side is :class:`AgentGuard` (one per mesh), which also tags each task's processes
-and kills what a task left behind when its agent exits.
+No process or group is ever signalled by a bare number: a pid is only a name until it is held
+by a pidfd, and once a process is reaped its pid (and so its group id) can go to an unrelated
+process, often another agent that leads a group of its own. So each victim is held by a pidfd
+and checked again through it before the kill, and a group is killed only while its leader is
+held alive (stopped first, so it cannot exit and be reaped in between).
+
+The gateway side is :class:`AgentGuard` (one per mesh), which tags each task's processes, and
+:class:`Leader`, which holds one task's agent and kills what the task left behind.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -28,30 +35,42 @@ TAG_VAR = "AGENTFM_NB_AGENT_TAG"
 _ROUNDS = 5  # re-scan: a process may fork while we kill its parent
 
 
-def tagged_pids(prefix: str) -> list[int]:
-    """Pids of this user's processes whose environment has ``TAG_VAR=<prefix>...``."""
-    needle = f"\0{TAG_VAR}={prefix}".encode()
-    me = os.getpid()
-    found: list[int] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        if pid == me:
-            continue
-        try:
-            fd = os.open(f"/proc/{name}/environ", os.O_RDONLY)
-        except OSError:  # gone, or another user's process
-            continue
-        try:
-            data = b"\0" + _read_all(fd)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        if needle in data:
-            found.append(pid)
-    return found
+class _Stat:
+    """The fields of ``/proc/PID/stat`` that tell one process from a later one with its pid."""
+
+    __slots__ = ("pgid", "ppid", "start", "zombie")
+
+    def __init__(self, raw: bytes) -> None:
+        # after the ``(comm)`` field, which may itself hold spaces and parentheses
+        fields = raw.rpartition(b")")[2].split()
+        self.zombie = fields[0] == b"Z"
+        self.ppid = int(fields[1])
+        self.pgid = int(fields[2])
+        self.start = int(fields[19])  # clock ticks after boot
+
+    def same(self, other: _Stat | None) -> bool:
+        return other is not None and (other.start, other.pgid) == (self.start, self.pgid)
+
+
+def _stat(pid: int) -> _Stat | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return _Stat(fh.read())
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY)
+    except OSError:  # gone, or another user's process
+        return b""
+    try:
+        return b"\0" + _read_all(fd)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _read_all(fd: int) -> bytes:
@@ -61,27 +80,147 @@ def _read_all(fd: int) -> bytes:
     return b"".join(parts)
 
 
-def kill_tagged(prefix: str) -> int:
-    """SIGKILL every process tagged ``prefix`` (and its group, when it leads one)."""
+def _needle(prefix: str) -> bytes:
+    return f"\0{TAG_VAR}={prefix}".encode()
+
+
+def _exited(pidfd: int) -> bool:
+    """A pidfd polls readable once its process has exited (reaped or not)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):  # gone, or no pidfd (Linux < 5.3): not signalled
+        return None
+
+
+def _kill_held(pidfd: int, pid: int) -> None:
+    """SIGKILL the process held by ``pidfd`` and, if it leads one, its whole group.
+
+    The group id is the leader's pid, so it names our group only while the leader cannot be
+    reaped: the leader is stopped first and the group killed only if it has not exited.
+    """
+    with contextlib.suppress(OSError):
+        st = _stat(pid)
+        if st is not None and st.pgid == pid and not st.zombie:
+            signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
+            if not _exited(pidfd):
+                os.killpg(pid, signal.SIGKILL)
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+
+def sweep(prefix: str, group: int | None = None, group_start: int | None = None) -> int:
+    """SIGKILL every process tagged ``prefix``, and the members of ``group`` (an exited task
+    leader's pid, first seen at ``group_start``) when that group is still the task's own.
+    Returns how many processes were signalled.
+    """
+    needle = _needle(prefix)
+    me = os.getpid()
     killed = 0
+    ours = False
     for _ in range(_ROUNDS):
-        pids = tagged_pids(prefix)
-        if not pids:
+        # While any member is left the kernel keeps the group's id from being handed out again,
+        # so a group with no live process under the leader's pid is still the task's.
+        if group is not None:
+            holder = _stat(group)
+            ours = holder is None or holder.start == group_start
+        found: list[tuple[int, _Stat]] = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            pid = int(name)
+            st = _stat(pid)
+            if st is None or st.zombie:
+                continue
+            member = group is not None and ours and st.pgid == group and pid != group
+            if member or needle in _environ(pid):
+                found.append((pid, st))
+        if not found:
             break
-        for pid in pids:
-            killed += 1
+        for pid, st in found:
+            pidfd = _pidfd(pid)
+            if pidfd is None:
+                continue
             try:
-                if os.getpgid(pid) == pid:
-                    os.killpg(pid, signal.SIGKILL)
-                else:
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+                # through the pidfd now: still the process we chose, not a new one with its pid
+                if st.same(_stat(pid)) and not _exited(pidfd):
+                    _kill_held(pidfd, pid)
+                    killed += 1
+            finally:
+                os.close(pidfd)
     return killed
 
 
+def tagged_pids(prefix: str) -> list[int]:
+    """Pids of this user's processes whose environment has ``TAG_VAR=<prefix>...``."""
+    needle = _needle(prefix)
+    me = os.getpid()
+    return [
+        int(name)
+        for name in os.listdir("/proc")
+        if name.isdigit() and int(name) != me and needle in _environ(int(name))
+    ]
+
+
+class Leader:
+    """One task's agent process, held by a pidfd from its spawn until the task is over.
+
+    asyncio may reap the agent the moment it exits (its default child watcher on 3.8-3.11 is a
+    thread blocked in ``waitpid``), after which its pid is free for anyone: the pidfd is the
+    only name for the agent that cannot come to mean another process.
+    """
+
+    __slots__ = ("pid", "pidfd", "start", "tag")
+
+    def __init__(self, pid: int, tag: str) -> None:
+        self.pid = pid
+        self.tag = tag
+        self.start: int | None = None
+        self.pidfd = _pidfd(pid)
+        if self.pidfd is None:
+            return
+        # Our child carries the task's unique tag, or is already our zombie (no environment).
+        st = _stat(pid)
+        env = _environ(pid)
+        mine = _needle(tag + "\0") in env + b"\0" or (
+            st is not None and st.zombie and st.ppid == os.getpid()
+        )
+        if st is None or not mine:
+            # reaped before we held it: there is no group left to kill under this pid
+            os.close(self.pidfd)
+            self.pidfd = None
+            return
+        self.start = st.start
+
+    def exited(self) -> bool:
+        return self.pidfd is None or _exited(self.pidfd)
+
+    def kill(self) -> None:
+        """SIGKILL the agent and, while it is still held alive, its whole group."""
+        if self.pidfd is not None and not self.exited():
+            _kill_held(self.pidfd, self.pid)
+
+    def kill_task(self) -> None:
+        """SIGKILL what the task left: its group, and anything else carrying its tag."""
+        self.kill()
+        group = self.pid if self.start is not None else None
+        sweep(self.tag + "\0", group, self.start)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def kill_tagged(prefix: str) -> int:
+    """SIGKILL every process tagged ``prefix`` (and its group, when it leads one)."""
+    return sweep(prefix)
+
+
 class AgentGuard:
-    """The gateway's end: task tags, per-task clean-up, and the sidecar for when we die."""
+    """The gateway's end: task tags, and the sidecar for when we die."""
 
     def __init__(self) -> None:
         self.prefix = f"{uuid.uuid4().hex[:16]}."
@@ -120,22 +259,6 @@ class AgentGuard:
     def new_tag(self) -> str:
         return f"{self.prefix}{next(self._seq)}"
 
-    def _send(self, line: bytes) -> None:
-        if self._fd is None:
-            return
-        try:
-            os.write(self._fd, line)
-        except OSError:  # the sidecar died: we still clean up after each task ourselves
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-
-    def watch(self, pgid: int) -> None:
-        self._send(b"+%d\n" % pgid)
-
-    def unwatch(self, pgid: int) -> None:
-        self._send(b"-%d\n" % pgid)
-
     def close(self) -> None:
         """Stop the sidecar: it sweeps the tag once more and exits."""
         if self._fd is not None:
@@ -151,35 +274,16 @@ class AgentGuard:
                 proc.wait()
 
 
-def kill_task(pgid: int, tag: str) -> None:
-    """SIGKILL what one task left: its process group and anything else carrying its tag."""
-    with contextlib.suppress(OSError):
-        os.killpg(pgid, signal.SIGKILL)
-    kill_tagged(tag + "\0")
-
-
 def main(argv: list[str]) -> int:
     fd, prefix = int(argv[0]), argv[1]
     # Signals meant for the gateway's terminal or group are not for the guard.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    groups: set[int] = set()
-    pending = b""
-    try:
-        while chunk := os.read(fd, 65536):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if line[:1] == b"+":
-                    groups.add(int(line[1:]))
-                elif line[:1] == b"-":
-                    groups.discard(int(line[1:]))
-    except (OSError, ValueError):
-        pass
-    for pgid in groups:
-        with contextlib.suppress(OSError):
-            os.killpg(pgid, signal.SIGKILL)
-    kill_tagged(prefix)
+    with contextlib.suppress(OSError):
+        while os.read(fd, 65536):
+            pass
+    # Every agent leads a group and carries the tag, so its group goes with it.
+    sweep(prefix)
     return 0
 
 

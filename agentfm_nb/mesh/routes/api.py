@@ -110,22 +110,48 @@ def _claim(state: GatewayState, task_id: str) -> None:
     state.inflight.add(task_id)
 
 
-async def _counted(
-    state: GatewayState, body: AsyncGenerator[bytes, None], started: float, task_id: str
-) -> AsyncGenerator[bytes, None]:
-    """The stream, counted ``ok`` once its last byte is handed over, ``error`` otherwise."""
-    status = "error"
-    try:
-        async for chunk in body:
-            if isinstance(chunk, LastChunk):
-                status = "ok"
-            yield chunk
-        status = "ok"
-    finally:
-        state.inflight.discard(task_id)
-        with contextlib.suppress(Exception):
-            await body.aclose()
-        state.metrics.task(status, time.monotonic() - started)
+class _Tally:
+    """One ``/api/execute`` task's books (task_id claim, run, metrics), settled exactly once:
+    by the body's end, or by the response's end when the body never started."""
+
+    def __init__(self, state: GatewayState, started: float, task_id: str) -> None:
+        self.state = state
+        self.started = started
+        self.task_id = task_id
+        self.run: OpenRun | None = None
+        self._settled = False
+
+    async def body(self, source: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """The stream, counted ``ok`` once its last byte is handed over, ``error`` otherwise."""
+        status = "error"
+        try:
+            async for chunk in source:
+                if isinstance(chunk, LastChunk):
+                    status = "ok"
+                yield chunk
+            status = "ok"
+        finally:
+            with contextlib.suppress(Exception):
+                await source.aclose()
+            self._settle(status)
+
+    async def release(self) -> None:
+        try:
+            if self.run is not None:  # a no-op when the body ran and closed it
+                await self.run.close(_LEFT, "api")
+        finally:
+            self._settle("error")
+
+    def _settle(self, status: str) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        self.state.inflight.discard(self.task_id)
+        self.state.metrics.task(status, time.monotonic() - self.started)
+
+
+# how a run whose body never started ends: as if its reader had been cancelled
+_LEFT = (asyncio.CancelledError, asyncio.CancelledError("the client left"), None)
 
 
 async def _one_chunk(data: bytes) -> AsyncGenerator[bytes, None]:
@@ -148,10 +174,11 @@ async def execute(request: Request) -> Response | WatchedStream:
     except Refused as refused:
         state.metrics.task(refused.status, time.monotonic() - started)
         return refused.response
+    tally = _Tally(state, started, task_id)
     body: AsyncGenerator[bytes, None]
     try:
-        run = await open_run(state, worker_id, req["prompt"], task_id)
-        body = run.api_body()
+        tally.run = await open_run(state, worker_id, req["prompt"], task_id)
+        body = tally.run.api_body()
     except WorkerBusy:
         state.metrics.capacity_rejected()
         body = _one_chunk(capacity_line(snap.current_tasks, snap.max_tasks))
@@ -160,10 +187,11 @@ async def execute(request: Request) -> Response | WatchedStream:
         state.metrics.task("error", time.monotonic() - started)
         return text_error(500, "Failed to connect to worker via DHT or Relay")
     return WatchedStream(
-        _counted(state, body, started, task_id),
+        tally.body(body),
         state=state,
         media_type=STREAM_TYPE,
         shutdown_tail=SHUTDOWN_TAIL,
+        release=tally.release,
     )
 
 

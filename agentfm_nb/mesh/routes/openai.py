@@ -299,6 +299,7 @@ async def _answer(
             state=state,
             media_type="text/event-stream",
             shutdown_tail=_SHUTDOWN_TAIL,
+            release=task.aclose,  # also when the client left before the body started
         )
     started = time.monotonic()
     try:

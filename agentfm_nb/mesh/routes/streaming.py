@@ -3,14 +3,17 @@
 uvicorn silently drops writes to a closed socket, so a stream that only writes would run its
 agent to the end for nobody. The body runs in its own task next to a watcher on ``receive``;
 whichever ends first cancels the other, and the body generator is always closed, which is what
-leaves a ``TaskRun`` context and kills the agent.
+leaves a ``TaskRun`` context and kills the agent. A generator closed before its first step runs
+none of its ``finally`` blocks, though (a client may leave before the body ever starts), so what
+must be released whatever happens (the slot, the task_id) is also handed over as ``release``,
+which the response awaits once, however it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from starlette.types import Receive, Scope, Send
@@ -38,8 +41,10 @@ class WatchedStream:
         status: int = 200,
         headers: dict[str, str] | None = None,
         shutdown_tail: bytes = b"",
+        release: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.body = body
+        self.release = release
         self.shutdown_tail = shutdown_tail
         self.state = state
         self.status = status
@@ -51,6 +56,15 @@ class WatchedStream:
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(receive, send)
+        finally:
+            # whether or not the body ever started, and on any cancel
+            release, self.release = self.release, None
+            if release is not None:
+                await release()
+
+    async def _respond(self, receive: Receive, send: Send) -> None:
         # The body is pumped on the request's own task; a small watcher task cancels it when the
         # client leaves, and the gateway's shutdown cancels it through ``state.streams``.
         self._started = self._completed = False
