@@ -102,13 +102,17 @@ def _kill_held(pidfd: int, pid: int) -> None:
     The group id is the leader's pid, so it names our group only while the leader cannot be
     reaped: the leader is stopped first and the group killed only if it has not exited.
     """
-    with contextlib.suppress(OSError):
+    try:
         st = _stat(pid)
         if st is not None and st.pgid == pid and not st.zombie:
             signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
             if not _exited(pidfd):
                 os.killpg(pid, signal.SIGKILL)
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:  # never left stopped
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
 def sweep(prefix: str, group: int | None = None, group_start: int | None = None) -> int:
@@ -151,17 +155,6 @@ def sweep(prefix: str, group: int | None = None, group_start: int | None = None)
             finally:
                 os.close(pidfd)
     return killed
-
-
-def tagged_pids(prefix: str) -> list[int]:
-    """Pids of this user's processes whose environment has ``TAG_VAR=<prefix>...``."""
-    needle = _needle(prefix)
-    me = os.getpid()
-    return [
-        int(name)
-        for name in os.listdir("/proc")
-        if name.isdigit() and int(name) != me and needle in _environ(int(name))
-    ]
 
 
 class Leader:
@@ -212,11 +205,6 @@ class Leader:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
-
-
-def kill_tagged(prefix: str) -> int:
-    """SIGKILL every process tagged ``prefix`` (and its group, when it leads one)."""
-    return sweep(prefix)
 
 
 class AgentGuard:
