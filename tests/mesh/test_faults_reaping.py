@@ -65,7 +65,7 @@ HOLD = textwrap.dedent(
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMeshGateway]:
     root = tmp_path_factory.mktemp("reaping")
     tables = []
-    for name, source, slots in (("Escape", ESCAPE, 1), ("Hold", HOLD, 3)):
+    for name, source, slots in (("Escape", ESCAPE, 1), ("Hold", HOLD, 3), ("Big", HOLD, 1)):
         script = root / f"{name.lower()}.py"
         script.write_text(source)
         argv = json.dumps([sys.executable, "-u", str(script)])
@@ -228,13 +228,14 @@ def test_client_leaving_before_the_body_starts_frees_slot_and_task_id(
     workers = _workers(gw)
     peer = str(workers["Hold"]["peer_id"])
     task_id = "leave-before-body-1"
-    big = {"model": "hold", "messages": [{"role": "user", "content": "big"}]}
+    big = {"model": "big", "messages": [{"role": "user", "content": "big"}]}
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         sock.connect(_address(gw))
         sock.sendall(_post("/v1/chat/completions", big) + _request(task_id, peer, "hold"))
         # the second task is running (its agent started) while its response waits to be sent
+        # (the first one runs on another worker)
         assert wait_until(lambda: _workers(gw)["Hold"]["current_tasks"] == 1, 60)
     finally:
         _reset(sock)
