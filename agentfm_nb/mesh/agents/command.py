@@ -115,9 +115,9 @@ class CommandAgent:
             if not (ended.done() and not ended.cancelled() and ended.exception() is None):
                 # (once the agent has exited, what it left was swept then)
                 leader.kill_task()
-            if proc.returncode is None and leader.pidfd is None:
-                # Only without a pidfd: ``Popen.kill`` first polls, which reaps the agent behind
-                # asyncio's back (its watcher then logs "Unknown child process pid N").
+            if proc.returncode is None and leader.no_pidfd:
+                # Only without pidfds: ``Popen.kill`` first polls, which can reap the agent
+                # behind asyncio's back (its watcher then logs "Unknown child process pid N").
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
             await asyncio.gather(*helpers, return_exceptions=True)

@@ -165,23 +165,27 @@ class Leader:
     only name for the agent that cannot come to mean another process.
     """
 
-    __slots__ = ("pid", "pidfd", "start", "tag")
+    __slots__ = ("no_pidfd", "pid", "pidfd", "start", "tag")
 
     def __init__(self, pid: int, tag: str) -> None:
         self.pid = pid
         self.tag = tag
         self.start: int | None = None
-        self.pidfd = _pidfd(pid)
-        if self.pidfd is None:
+        self.pidfd: int | None = None
+        self.no_pidfd = False  # the system has none (Linux < 5.3): nothing can be held
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:  # reaped before we held it: no group left under this pid
             return
-        # Our child carries the task's unique tag, or is already our zombie (no environment).
+        except (OSError, AttributeError):
+            self.no_pidfd = True
+            return
+        # Still our child: it carries the task's unique tag, or has dropped its environment on
+        # its way out (exiting, or a zombie).
         st = _stat(pid)
         env = _environ(pid)
-        mine = _needle(tag + "\0") in env + b"\0" or (
-            st is not None and st.zombie and st.ppid == os.getpid()
-        )
-        if st is None or not mine:
-            # reaped before we held it: there is no group left to kill under this pid
+        mine = st is not None and st.ppid == os.getpid()
+        if st is None or not (mine and (_needle(tag + "\0") in env + b"\0" or len(env) <= 1)):
             os.close(self.pidfd)
             self.pidfd = None
             return
