@@ -86,7 +86,9 @@ def _needle(prefix: str) -> bytes:
 
 def _exited(pidfd: int) -> bool:
     """A pidfd polls readable once its process has exited (reaped or not)."""
-    return bool(select.select([pidfd], [], [], 0)[0])
+    poller = select.poll()  # not select(): a busy gateway's fds pass FD_SETSIZE
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _pidfd(pid: int) -> int | None:
