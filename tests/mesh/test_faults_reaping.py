@@ -47,6 +47,17 @@ ESCAPE = textwrap.dedent(
     print(f"leader {os.getpid()} child {proc.pid}", flush=True)
     """
 )
+# Leaves a child in its process group, holding the stream, whose cleared environment hides it
+# from the task's tag: only the group it was left in ties it to the task.
+ORPHAN = textwrap.dedent(
+    """
+    import subprocess, sys
+    sys.stdin.read()
+    child = "import time; time.sleep(300)"
+    proc = subprocess.Popen([sys.executable, "-c", child], env={})
+    print(f"child {proc.pid}", flush=True)
+    """
+)
 # "hold" keeps the agent busy until it is killed; anything else is answered at once
 HOLD = textwrap.dedent(
     """
@@ -65,7 +76,12 @@ HOLD = textwrap.dedent(
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMeshGateway]:
     root = tmp_path_factory.mktemp("reaping")
     tables = []
-    for name, source, slots in (("Escape", ESCAPE, 1), ("Hold", HOLD, 3), ("Big", HOLD, 1)):
+    for name, source, slots in (
+        ("Escape", ESCAPE, 1),
+        ("Hold", HOLD, 3),
+        ("Big", HOLD, 1),
+        ("Orphan", ORPHAN, 1),
+    ):
         script = root / f"{name.lower()}.py"
         script.write_text(source)
         argv = json.dumps([sys.executable, "-u", str(script)])
@@ -157,6 +173,15 @@ def test_reused_pid_of_a_reaped_agent_is_not_signalled(
             stranger.wait()
         if child and not _gone(child):
             os.kill(child, 9)
+
+
+def test_what_an_agent_left_in_its_group_goes_with_it(gw: LocalMeshGateway) -> None:
+    peer = _workers(gw)["Orphan"]["peer_id"]
+    resp = httpx.post(f"{gw.url}/api/execute", json={"worker_id": peer, "prompt": "x"}, timeout=60)
+    first, *rest = resp.text.splitlines()
+    child = int(first.removeprefix("child "))
+    assert rest[-1].startswith("[AGENTFM")  # the stream ended with the agent, not the child
+    assert wait_until(lambda: _gone(child))
 
 
 def test_cancelled_agents_are_reaped_by_asyncio_alone(gw: LocalMeshGateway) -> None:

@@ -52,25 +52,36 @@ class _Stat:
         return other is not None and (other.start, other.pgid) == (self.start, self.pgid)
 
 
+def _read(path: str) -> bytes:
+    # os.open/os.read: a sweep reads two small files per process, and a buffered file costs more
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _read_all(fd)
+    finally:
+        os.close(fd)
+
+
 def _stat(pid: int) -> _Stat | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return _Stat(fh.read())
+        return _Stat(_read(f"/proc/{pid}/stat"))
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of a live process (None when gone or a zombie); cheaper than _stat."""
+    try:
+        state, _, pgid, _ = _read(f"/proc/{pid}/stat").rpartition(b")")[2].split(None, 3)
+        return None if state == b"Z" else int(pgid)
+    except (OSError, ValueError):
         return None
 
 
 def _environ(pid: int) -> bytes:
     try:
-        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY)
+        return b"\0" + _read(f"/proc/{pid}/environ")
     except OSError:  # gone, or another user's process
         return b""
-    try:
-        return b"\0" + _read_all(fd)
-    except OSError:
-        return b""
-    finally:
-        os.close(fd)
 
 
 def _read_all(fd: int) -> bytes:
@@ -117,6 +128,16 @@ def _kill_held(pidfd: int, pid: int) -> None:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)  # signal 0: nothing is sent
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
 def sweep(prefix: str, group: int | None = None, group_start: int | None = None) -> int:
     """SIGKILL every process tagged ``prefix``, and the members of ``group`` (an exited task
     leader's pid, first seen at ``group_start``) when that group is still the task's own.
@@ -128,21 +149,21 @@ def sweep(prefix: str, group: int | None = None, group_start: int | None = None)
     ours = False
     for _ in range(_ROUNDS):
         # While any member is left the kernel keeps the group's id from being handed out again,
-        # so a group with no live process under the leader's pid is still the task's.
+        # so a group with no live process under the leader's pid is still the task's. Its
+        # members are looked for only if the group exists at all (rarely, after the exit sweep).
         if group is not None:
             holder = _stat(group)
-            ours = holder is None or holder.start == group_start
+            ours = (holder is None or holder.start == group_start) and _group_exists(group)
         found: list[tuple[int, _Stat]] = []
         for name in os.listdir("/proc"):
             if not name.isdigit() or int(name) == me:
                 continue
             pid = int(name)
-            st = _stat(pid)
-            if st is None or st.zombie:
-                continue
-            member = group is not None and ours and st.pgid == group and pid != group
+            member = ours and pid != group and _group_of(pid) == group
             if member or needle in _environ(pid):
-                found.append((pid, st))
+                st = _stat(pid)
+                if st is not None and not st.zombie:
+                    found.append((pid, st))
         if not found:
             break
         for pid, st in found:
