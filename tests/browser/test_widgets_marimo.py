@@ -4,20 +4,14 @@ keys stay in the chat and Enter sends, and text contrast holds."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browser._widget_checks import contrast, mesh_toml
-from tests.browser.conftest import _CLEAN, _free_port, block_remote
+from tests.browser.conftest import block_remote, serve_marimo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("marimo")
@@ -78,39 +72,9 @@ def _(mo):
 def marimo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("marimo")
     (root / "mesh.toml").write_text(mesh_toml())
-    (root / "app.py").write_text(APP)
     # marimo follows the browser's colour scheme, so one server serves a light and a dark page
     (root / "pyproject.toml").write_text('[tool.marimo.display]\ntheme = "system"\n')
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
-    log = root / "marimo.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marimo", "run", "app.py", "--headless", "--no-token",
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"marimo did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        # the kernel (and the gateway it started) live in marimo's process group
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    yield from serve_marimo(root, APP)
 
 
 def test_widgets_in_marimo(browser: Any, marimo_url: str, output_dir: Path) -> None:

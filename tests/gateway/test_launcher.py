@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from agentfm_nb import GatewayConnectionError, LocalMeshGateway
 from agentfm_nb.gateway import GatewayAlreadyRunningError
+from tests._procs import wait_gone
 
 
 class StandIn:
@@ -36,18 +36,6 @@ class StandIn:
 @pytest.fixture
 def stand_in(agentfm_stand_in: tuple[Path, Path]) -> StandIn:
     return StandIn(*agentfm_stand_in)
-
-
-def wait_gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_auto_picks_binary_on_path_and_passes_flags(stand_in: StandIn, tmp_path: Path) -> None:

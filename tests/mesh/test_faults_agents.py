@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from agentfm_nb.gateway import LocalMeshGateway
+from tests._procs import wait_gone
 
 SANDBOX = "\u26a0\ufe0f  Sandbox exited: "
 NO_FILES = "[AGENTFM: NO_FILES]"
@@ -146,18 +147,6 @@ def _current(http: httpx.Client, peer: str) -> int:
     return int(next(a["current_tasks"] for a in agents if a["peer_id"] == peer))
 
 
-def _gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_background_children_do_not_hold_the_stream_open(gw: LocalMeshGateway) -> None:
     # The worker's timeout is 120 s and the client waits 30 s: only ending with the agent's own
     # exit can pass. The plain child and the one that left the group are both killed.
@@ -169,7 +158,7 @@ def test_background_children_do_not_hold_the_stream_open(gw: LocalMeshGateway) -
     pids = {name: int(pid) for name, pid in (line.split() for line in lines[:2])}
     assert set(pids) == {"bg", "sid"}
     for name, pid in pids.items():
-        assert _gone(pid), f"the {name} child outlived its task"
+        assert wait_gone(pid), f"the {name} child outlived its task"
 
 
 def _threads(pid: int) -> int:
@@ -245,7 +234,7 @@ def test_agent_guard_is_its_own_session(gw: LocalMeshGateway) -> None:
 
 
 def _assert_all_gone(pids: list[int]) -> None:
-    left = [pid for pid in pids if not _gone(pid)]
+    left = [pid for pid in pids if not wait_gone(pid)]
     assert not left, f"left running: {left}"
 
 

@@ -9,15 +9,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from agentfm_nb.gateway import LocalMeshGateway
+from tests._procs import wait_gone
 
 KERNEL = """
 import sys, time
@@ -28,18 +27,6 @@ gw.start()
 print(gw.pid, flush=True)
 time.sleep(600)
 """
-
-
-def _gone(pid: int, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _entries(system_tmp: Path) -> list[str]:
@@ -83,7 +70,7 @@ def test_killed_gateway_leaves_only_its_scratch_folder_swept_by_the_next(
         )
     assert first.pid is not None
     os.kill(first.pid, signal.SIGKILL)
-    assert _gone(first.pid)
+    assert wait_gone(first.pid, timeout=20.0)
     assert [e.split("-")[:2] for e in _entries(system_tmp)] == [["scratch/mesh", str(first.pid)]]
     second = start_gateway(toml, env=env)
     assert second.pid is not None
@@ -113,7 +100,7 @@ def test_killed_kernel_leaves_only_its_log_swept_by_the_next_launch(
         os.kill(kernel.pid, signal.SIGKILL)
         kernel.wait()
         # the launcher's watchdog stops the gateway, which removes its own folder
-        assert _gone(gateway_pid)
+        assert wait_gone(gateway_pid, timeout=20.0)
         assert [e.split("-")[:2] for e in _entries(system_tmp)] == [
             ["scratch/gateway", str(kernel.pid)]
         ]
