@@ -235,10 +235,9 @@ class _Tail:
 
     def error(self) -> str | None:
         # In-band failures: a real worker answers 200 with text that says so (see _inband).
-        try:
-            from agentfm_nb.client._inband import agent_failure, capacity_refusal
-        except ImportError:  # pragma: no cover - an older client layer without in-band reading
-            return None
+        # imported here: the client package imports this module while it loads
+        from agentfm_nb.client._inband import agent_failure, capacity_refusal
+
         text = "".join(self.parts)
         refused = capacity_refusal(text)
         if refused is not None:
