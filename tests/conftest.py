@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +19,11 @@ from typing import Any
 import pytest
 
 from agentfm_nb.gateway import LocalMeshGateway
+
+# A shell that starts the suite in the background without job control sets SIGINT to "ignore",
+# which Python then keeps: Ctrl-C tests would see no KeyboardInterrupt and kernels no interrupt.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TEST_API_KEY = "agentfm-nb-test-key-0123456789ab"  # 32 characters
 assert len(TEST_API_KEY) == 32
