@@ -21,6 +21,7 @@ from agentfm_nb.mesh.metrics import GatewayMetrics
 from agentfm_nb.mesh.peerid import new_identity
 from agentfm_nb.mesh.routes import api, events, info, openai, peers
 from agentfm_nb.mesh.routes.common import GatewayState, error_response, text_error
+from agentfm_nb.mesh.routes.execute import ExecuteEndpoint
 from agentfm_nb.mesh.webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def create_app(
                 metrics=metrics,
                 throttle=FailedAttemptThrottle(auth_fail_burst, auth_fail_refill_per_s),
                 host_guard=host_guard,
+                fast={"/api/execute": ExecuteEndpoint(state)},
             )
         ],
         exception_handlers={404: _not_found, 500: _internal_error},

@@ -92,12 +92,24 @@ class ByteChannel:
                 return None
             waiter = self._reader = asyncio.get_running_loop().create_future()
             await waiter
+        return self.take()
+
+    def take(self) -> bytes | None:
+        """Every queued byte at once, without waiting; None when nothing is queued."""
         items = self._items
+        if not items:
+            return None
         data = items.popleft() if len(items) == 1 else b"".join(items)
         items.clear()
         self._size = 0
         _wake(self._writer)
         return data
+
+    async def readable(self) -> None:
+        """Wait until there is something to take, or the channel is closed."""
+        while not self._items and not self._closed:
+            waiter = self._reader = asyncio.get_running_loop().create_future()
+            await waiter
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
@@ -209,15 +221,32 @@ class TaskRun:
         still queued with it).
         """
         self.start()
-        channel = self._channel
-        while (data := await channel.get_all()) is not None:
-            if channel.finished:
-                await self._finished.wait()
-                yield FinalChunk(data + self.sentinel_tail)
-                return
+        readable = self._channel.readable
+        while True:
+            data = self.take()
+            if data is None:
+                await readable()
+                continue
             yield data
-        await self._finished.wait()
-        yield FinalChunk(self.sentinel_tail)
+            if type(data) is FinalChunk:
+                return
+
+    def take(self) -> bytes | None:
+        """The body bytes ready now, without waiting (what :meth:`chunks` yields next): a
+        :class:`FinalChunk` once the output has ended, None while nothing is ready (await
+        :meth:`readable`, then take again). Stop at the final chunk: it is the end of the body.
+        """
+        channel = self._channel
+        data = channel.take()
+        if channel.finished:
+            # the channel closes only in ``_finish``, which also makes every field final
+            tail = self.sentinel_tail
+            return FinalChunk(data + tail if data else tail)
+        return data
+
+    async def readable(self) -> None:
+        """Wait until :meth:`take` has something (output, or the end of it)."""
+        await self._channel.readable()
 
     async def batches(self) -> AsyncIterator[list[str]]:
         """The output's lines in batches (no newlines): everything before the closing newline and

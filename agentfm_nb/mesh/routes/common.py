@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, request_response
 from starlette.types import Receive, Scope, Send
@@ -136,16 +136,28 @@ async def read_limited(request: Request, cap: int) -> bytes:
     A body over the cap is not refused here: cut short, it no longer parses, which is how the
     real gateway answers it (400 ``Invalid JSON payload``).
     """
+    return await read_capped(request.receive, cap)
+
+
+async def read_capped(receive: Receive, cap: int) -> bytes:
+    """:func:`read_limited` on a raw ASGI ``receive`` (``ClientDisconnect`` if the client
+    leaves mid-body, as ``Request.stream`` raises it)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk: bytes = message.get("body", b"")
         room = cap - size
         if len(chunk) >= room:
             chunks.append(chunk[:room])
             break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class _AnyMethod:

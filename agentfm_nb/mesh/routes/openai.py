@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentfm_nb.mesh.refusals import RouteError, UnknownWorker, WorkerBusy
-from agentfm_nb.mesh.routes.api import capacity_line
 from agentfm_nb.mesh.routes.common import (
     GatewayState,
     error_response,
@@ -28,6 +27,7 @@ from agentfm_nb.mesh.routes.common import (
     state_of,
 )
 from agentfm_nb.mesh.routes.decode import GoDecodeError, decode
+from agentfm_nb.mesh.routes.dispatch import capacity_line
 from agentfm_nb.mesh.routes.lines import TokenTooLong, filtered_lines
 from agentfm_nb.mesh.routes.streaming import Abandoned, WatchedStream, unless_abandoned
 from agentfm_nb.mesh.routes.tasks import OpenRun, mint_task_id, open_run

@@ -65,37 +65,13 @@ class WatchedStream:
                 await release()
 
     async def _respond(self, receive: Receive, send: Send) -> None:
-        # The body is pumped on the request's own task; a small watcher task cancels it when the
+        # The body is pumped on the request's own task; the guard's watcher cancels it when the
         # client leaves, and the gateway's shutdown cancels it through ``state.streams``.
         self._started = self._completed = False
-        task = asyncio.current_task()
-        assert task is not None
-        self._gone = False
-        watcher = asyncio.ensure_future(self._cancel_on_disconnect(receive, task))
-        self.state.streams.add(task)
-        try:
+        with StreamGuard(receive, self.state) as guard:
+            guard.arm()
             await self._pump(send)
-        except asyncio.CancelledError:
-            if not (self._gone or self.state.shutdown.is_set()):
-                raise  # not ours: the server itself is cancelling the request
-            uncancel = getattr(task, "uncancel", None)  # 3.11+; 3.10 counts no cancels
-            if uncancel is not None:
-                uncancel()
-        finally:
-            self.state.streams.discard(task)
-            watcher.cancel()
-        if self._started and not self._completed and not self._gone:
-            # Ended by the gateway (shutdown) with the client still there: close the body
-            # properly rather than dropping the connection mid-chunk.
-            with contextlib.suppress(Exception):
-                await send(
-                    {"type": "http.response.body", "body": self.shutdown_tail, "more_body": False}
-                )
-
-    async def _cancel_on_disconnect(self, receive: Receive, task: asyncio.Task[Any]) -> None:
-        await _wait_disconnect(receive)
-        self._gone = True
-        task.cancel()
+        await guard.close_body(send, self._started and not self._completed, self.shutdown_tail)
 
     async def _pump(self, send: Send) -> None:
         body = self.body
@@ -117,6 +93,63 @@ class WatchedStream:
         if not self._completed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             self._completed = True
+
+
+class StreamGuard:
+    """A streaming answer's watch over its own task: registered in ``state.streams`` so the
+    gateway's shutdown cancels it, and (once :meth:`arm` is called) a watcher on ``receive``
+    that cancels it when the client leaves. A stream arms it only when it first has to wait,
+    so an answer that is ready at once never pays for the watcher task.
+    """
+
+    __slots__ = ("_receive", "_state", "_task", "_watcher", "gone")
+
+    def __init__(self, receive: Receive, state: GatewayState) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._receive = receive
+        self._state = state
+        self._watcher: asyncio.Future[None] | None = None
+        self.gone = False
+        state.streams.add(task)
+
+    def arm(self) -> None:
+        """Watch for the client leaving from now on (idempotent)."""
+        if self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._cancel_on_disconnect())
+
+    async def _cancel_on_disconnect(self) -> None:
+        await _wait_disconnect(self._receive)
+        self.gone = True
+        self._task.cancel()
+
+    def __enter__(self) -> StreamGuard:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        """Unregister, stop watching, and swallow a cancel of our own (client gone, gateway
+        stopping); one from anyone else (the server cancelling the request) goes on."""
+        self._state.streams.discard(self._task)
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if exc_type is None or not issubclass(exc_type, asyncio.CancelledError):
+            return False
+        if not (self.gone or self._state.shutdown.is_set()):
+            return False
+        uncancel = getattr(self._task, "uncancel", None)  # 3.11+; 3.10 counts no cancels
+        if uncancel is not None:
+            uncancel()
+        return True
+
+    async def close_body(self, send: Send, body_open: bool, tail: bytes) -> None:
+        """A body the gateway ended (shutdown) while the client is still there is closed with
+        ``tail`` rather than dropped mid-chunk."""
+        if body_open and not self.gone:
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
 async def _wait_disconnect(receive: Receive) -> None:
