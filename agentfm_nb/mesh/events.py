@@ -66,7 +66,11 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subs)
 
-    def publish(self, name: str, **data: Any) -> Event:
+    def publish(self, name: str, **data: Any) -> Event | None:
+        """Hand the event to every subscriber (None, and nothing built, when there is none:
+        every task start and end publishes, and mostly nobody listens)."""
+        if not self._subs:
+            return None
         event = Event(name, data)
         for sub in tuple(self._subs):
             sub._push(event)

@@ -192,7 +192,7 @@ class GatewayFront:
             if failure is not None:
                 await self._refuse(scope, send, failure)
                 return
-            self.metrics.auth_attempts.labels(outcome="ok").inc()
+            self.metrics.auth("ok")
         endpoint = self.fast.get(path)
         if endpoint is not None:
             # a raw ASGI endpoint of a hot path: it sends CORS_HEADERS first itself, saving a
@@ -225,7 +225,7 @@ class GatewayFront:
             message = "too many failed auth attempts; slow down"
             body = envelope(message, "rate_limited", kind="invalid_request_error")
             extra.append((b"retry-after", b"60"))
-        self.metrics.auth_attempts.labels(outcome=outcome).inc()
+        self.metrics.auth(outcome)
         extra.append((b"content-type", b"application/json"))
         await _respond(send, status, go_dumps(body) + b"\n", extra)
 

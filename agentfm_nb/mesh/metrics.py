@@ -99,20 +99,23 @@ class GatewayMetrics:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
-        for status in TASK_STATUSES:
-            self.tasks.labels(status=status)
+        # the labelled children, looked up once: ``labels()`` costs more than ``inc()``
+        self._task_counts = {status: self.tasks.labels(status=status) for status in TASK_STATUSES}
         for protocol in STREAM_PROTOCOLS:
             for reason in STREAM_REASONS:
                 self.stream_errors.labels(protocol=protocol, reason=reason)
+        self._capacity_rejected = self.stream_errors.labels(
+            protocol="task", reason="capacity_rejected"
+        )
         for op in DHT_OPS:
             self.dht_queries.labels(op=op)
-        for outcome in AUTH_OUTCOMES:
-            self.auth_attempts.labels(outcome=outcome)
+        self._auth_counts = {o: self.auth_attempts.labels(outcome=o) for o in AUTH_OUTCOMES}
 
     def task(self, status: str, duration_s: float | None) -> None:
         """One task counted with its terminal status (and its duration, where the boss
         observes one)."""
-        self.tasks.labels(status=status).inc()
+        child = self._task_counts.get(status)
+        (child or self.tasks.labels(status=status)).inc()
         if duration_s is not None:
             self.task_duration.observe(duration_s)
 
@@ -121,8 +124,13 @@ class GatewayMetrics:
         if artifact:
             self.artifacts_built.inc()
 
+    def auth(self, outcome: str) -> None:
+        """One bearer-auth attempt counted by its outcome."""
+        child = self._auth_counts.get(outcome)
+        (child or self.auth_attempts.labels(outcome=outcome)).inc()
+
     def capacity_rejected(self) -> None:
-        self.stream_errors.labels(protocol="task", reason="capacity_rejected").inc()
+        self._capacity_rejected.inc()
 
     def render(self, accept_encoding: str = "") -> tuple[bytes, dict[str, str]]:
         """The scrape body and its headers (gzip when the scraper asks for it)."""

@@ -235,6 +235,11 @@ class Mesh:
         self._bodies[include_offline] = data
         return data
 
+    def worker(self, peer_id: str) -> Worker | None:
+        """The live worker (read it, never change it): what a dispatch checks, without the
+        snapshot :meth:`lookup` builds (each task start or end drops the worker's snapshot)."""
+        return self._workers.get(peer_id)
+
     def lookup(self, peer_id: str) -> WorkerSnapshot | None:
         worker = self._workers.get(peer_id)
         return None if worker is None else self._snap(worker)

@@ -51,17 +51,18 @@ def parse_request(raw: bytes, fields: dict[str, Any]) -> dict[str, Any]:
     return req
 
 
-def check_worker(state: GatewayState, worker_id: str) -> Any:
+def check_worker(state: GatewayState, worker_id: str) -> None:
     """Table lookup first (404), then the id's syntax (400), then the trust gate (403)."""
-    snap: Any = state.mesh.lookup(worker_id)
-    if snap is None or not getattr(snap, "online", True):
+    worker: Any = state.mesh.worker(worker_id)
+    if worker is None or not worker.online:
         raise Refused(text_error(404, "Worker not found or offline"), "rejected")
     if not is_valid_peer_id(worker_id):
         raise Refused(text_error(400, "Invalid Worker ID format"))
-    if not getattr(snap, "dispatch_allowed", True):
-        reason = getattr(snap, "dispatch_refuse_reason", None) or "dispatch_not_allowed"
+    # (the real trust gate: an equivocator, or a peer under the honesty floor; the embedded
+    # mesh has neither, so every snapshot says ``dispatch_allowed``)
+    if not getattr(worker, "dispatch_allowed", True):
+        reason = getattr(worker, "dispatch_refuse_reason", None) or "dispatch_not_allowed"
         raise Refused(text_error(403, f"dispatch refused: {reason}"), "rejected")
-    return snap
 
 
 def claim(state: GatewayState, task_id: str) -> None:

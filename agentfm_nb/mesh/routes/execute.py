@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -77,7 +78,7 @@ class ExecuteEndpoint:
             if not is_valid_task_id(task_id):
                 raise Refused(text_error(400, "Invalid task_id format"))
             worker_id: str = req["worker_id"]
-            snap = check_worker(state, worker_id)
+            check_worker(state, worker_id)
             claim(state, task_id)
         except Refused as refused:
             state.metrics.task(refused.status, time.monotonic() - started)
@@ -85,8 +86,9 @@ class ExecuteEndpoint:
             return
         try:
             opened: OpenRun | bytes = await open_run(state, worker_id, req["prompt"], task_id)
-        except WorkerBusy:
+        except WorkerBusy:  # (nothing has changed since the checks: no await between)
             state.metrics.capacity_rejected()
+            snap: Any = state.mesh.lookup(worker_id)
             opened = capacity_line(snap.current_tasks, snap.max_tasks)
         except UnknownWorker:  # went away (or the gateway is draining) since the lookup
             state.inflight.discard(task_id)
