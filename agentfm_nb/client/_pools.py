@@ -1,4 +1,5 @@
-"""Many small httpcore pools behind one httpx transport, so cost per request stays flat.
+"""Many small httpcore pools behind one httpx transport: TLS gateways, and every request made
+while a test double replaces httpx's or httpcore's transports (see ``_lean``).
 
 httpcore's pool rescans every connection it holds (with a socket poll per idle one) each time
 a request is queued or a response closed, so one pool serving n concurrent streams costs O(n)
@@ -9,7 +10,6 @@ shards with room, so recently used shards (warm keep-alive connections) are reus
 
 Each shard is an unmodified ``httpx.AsyncHTTPTransport`` over an ``httpcore.AsyncConnectionPool``,
 so pytest-httpx and respx (both modes) intercept every request exactly as for a stock client.
-Plain-HTTP shards run their pool on asyncio streams (``_asyncio_net``) instead of anyio.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-
-from agentfm_nb.client._asyncio_net import make_pool
 
 # Requests per pool before another pool opens: measured flat cost per task from 64 to 1,024
 # concurrent streams (bench/bench_client.py scale point).
@@ -72,32 +70,19 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         *,
-        scheme: str = "http",
         depth: int = DEPTH,
         max_shards: int = MAX_SHARDS,
         **transport_kwargs: Any,
     ) -> None:
         transport_kwargs.setdefault("verify", ssl_context())
         self._kwargs = transport_kwargs
-        self._asyncio = scheme == "http"
         self._depth = max(1, depth)
         self._max_shards = max(1, max_shards)
         self._shards: list[_Shard] = []
         self._room: list[_Shard] = []  # shards with inflight < depth, most recently freed last
 
     def _new_shard(self) -> _Shard:
-        transport = httpx.AsyncHTTPTransport(**self._kwargs)
-        if self._asyncio:
-            # same limits, plain-HTTP connections on asyncio streams (no anyio per read)
-            old = transport._pool
-            transport._pool = make_pool(
-                b"http",
-                ssl_context(),
-                max_connections=old._max_connections,
-                max_keepalive_connections=old._max_keepalive_connections,
-                keepalive_expiry=old._keepalive_expiry,
-            )
-        shard = _Shard(transport)
+        shard = _Shard(httpx.AsyncHTTPTransport(**self._kwargs))
         self._shards.append(shard)
         self._room.append(shard)
         return shard

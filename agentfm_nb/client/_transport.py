@@ -3,8 +3,10 @@
 Nothing outside the client package sees a raw httpx exception: every failure leaves as an
 ``agentfm_nb.errors`` type (mapping in ``_http_errors``, retry policy in ``_retry``). Every
 request, the ``/api/execute`` hot path included, goes through the httpx client's own transport
-lookup (``_transport_for_url``) and an ``httpx`` transport object, so proxies from the
-environment, mounts, a swapped-in transport, respx and pytest-httpx all see it.
+lookup (``_transport_for_url``), so proxies from the environment, mounts and a swapped-in
+transport all see it. The async client's default transport for plain HTTP is ``_lean``; there
+the hot path skips httpx's Request/Response objects, unless respx or pytest-httpx is active, in
+which case it builds them and goes through httpx/httpcore as a stock client would.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from agentfm_nb import __version__
+from agentfm_nb.client._http11 import head_bytes
 from agentfm_nb.client._http_errors import (
     bad_url_error,
     decode_json,
@@ -29,6 +32,7 @@ from agentfm_nb.client._http_errors import (
     stream_error,
     transport_error,
 )
+from agentfm_nb.client._lean import LeanBody, LeanTransport
 from agentfm_nb.client._pools import KEEPALIVE_EXPIRY_S, ShardedTransport, ssl_context
 from agentfm_nb.client._retry import (
     CONNECT_ERRORS,
@@ -40,6 +44,7 @@ from agentfm_nb.client._retry import (
 )
 
 log = logging.getLogger("agentfm_nb.client")
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -104,12 +109,14 @@ def _env_proxy_mounts() -> dict[str, httpx.AsyncBaseTransport | None]:
 def make_async_client(
     base_url: str, timeout: httpx.Timeout, api_key: str | None
 ) -> httpx.AsyncClient:
-    scheme = base_url.partition("://")[0].lower()
+    transport: httpx.AsyncBaseTransport = ShardedTransport(limits=_limits())
+    if base_url.partition("://")[0].lower() == "http":
+        transport = LeanTransport(transport)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
         headers=headers_for(api_key),
-        transport=ShardedTransport(scheme=scheme, limits=_limits()),
+        transport=transport,
         mounts=_env_proxy_mounts(),
         follow_redirects=False,
         trust_env=True,
@@ -201,7 +208,7 @@ class AsyncTransport:
         self.http = http
         self.base_url = base_url
         self.retries = retries
-        self._targets: dict[str, tuple[httpx.URL, httpx.Headers]] = {}
+        self._targets: dict[str, tuple[httpx.URL, httpx.Headers, bytes]] = {}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(self.retries + 1):
@@ -228,8 +235,9 @@ class AsyncTransport:
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return decode_json(await self.request(method, path, **kwargs))
 
-    def _target(self, path: str) -> tuple[httpx.URL, httpx.Headers]:
-        """The URL and headers of a JSON POST to ``path``, built (and validated) once per path."""
+    def _target(self, path: str) -> tuple[httpx.URL, httpx.Headers, bytes]:
+        """The URL, headers and request head of a JSON POST to ``path``, built (and validated)
+        once per path."""
         target = self._targets.get(path)
         if target is None:
             url = self.http._merge_url(path)
@@ -237,12 +245,12 @@ class AsyncTransport:
             # the hot path hands the body over as it arrives, undecoded
             raw = [(b"Host", url.netloc), (b"Content-Type", b"application/json")]
             raw += [(k, v) for k, v in self.http.headers.raw if k.lower() != b"accept-encoding"]
-            target = self._targets[path] = (url, httpx.Headers(raw))
+            head = head_bytes("POST", url.raw_path, raw)
+            target = self._targets[path] = (url, httpx.Headers(raw), head)
         return target
 
-    def _post_request(self, path: str, payload: Any, timeout: httpx.Timeout) -> httpx.Request:
-        url, headers = self._target(path)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    def _post_request(self, path: str, body: bytes, timeout: httpx.Timeout) -> httpx.Request:
+        url, headers, _ = self._target(path)
         request = httpx.Request(
             "POST",
             url,
@@ -261,10 +269,13 @@ class AsyncTransport:
         try (see ``STALE_ERRORS``).
         """
         transport = self.http._transport_for_url(request.url)
+        return await self._retrying(lambda: transport.handle_async_request(request))
+
+    async def _retrying(self, attempt_once: Callable[[], Awaitable[T]]) -> T:
         attempt, stale = 0, False
         while True:
             try:
-                return await transport.handle_async_request(request)
+                return await attempt_once()
             except CONNECT_ERRORS:
                 if attempt >= self.retries:
                     raise
@@ -275,10 +286,19 @@ class AsyncTransport:
                     raise
                 stale = True
 
-    @asynccontextmanager
-    async def post_stream(
+    async def _open_lean(
+        self, lean: LeanTransport, path: str, body: bytes, timeout: httpx.Timeout
+    ) -> LeanBody:
+        """``_send`` on the lean transport's direct path: no httpx Request/Response objects."""
+        url, _, head = self._target(path)
+        head += b"Content-Length: %d\r\n" % len(body)
+        return await self._retrying(
+            lambda: lean.open(url, head, body, timeout.connect, timeout.read)
+        )
+
+    def post_stream(
         self, path: str, payload: Any, timeout: httpx.Timeout, *, label: str = "worker"
-    ) -> AsyncIterator[AsyncIterator[bytes]]:
+    ) -> PostStream:
         """POST JSON, check the status, yield the body's raw chunks; closes it on exit.
 
         The hot path of ``tasks.run``/``stream``: the client's transport without
@@ -287,22 +307,7 @@ class AsyncTransport:
         task). Closing early drops the connection, which is how the gateway learns to stop the
         agent.
         """
-        try:
-            response = await self._send(self._post_request(path, payload, timeout))
-        except httpx.HTTPError as exc:
-            raise stream_error(exc, self.base_url, label) from None
-        try:
-            stream = response.stream
-            assert isinstance(stream, httpx.AsyncByteStream)
-            if response.status_code >= 400:
-                body = b"".join([part async for part in stream])
-                raise error_from_response(response.status_code, response.headers, body)
-            yield stream.__aiter__()
-        except httpx.HTTPError as exc:
-            scrub(exc)
-            raise stream_error(exc, self.base_url, label) from None
-        finally:
-            await response.aclose()
+        return PostStream(self, path, payload, timeout, label)
 
     @asynccontextmanager
     async def stream(
@@ -334,6 +339,71 @@ class AsyncTransport:
             raise stream_error(exc, self.base_url, label) from None
         finally:
             await response.aclose()
+
+
+class PostStream:
+    """``AsyncTransport.post_stream``'s context manager; a class, not a generator, because
+    scatter opens thousands of them (asyncio tracks every async generator it sees)."""
+
+    __slots__ = ("_close", "_label", "_path", "_payload", "_timeout", "_transport")
+
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        path: str,
+        payload: Any,
+        timeout: httpx.Timeout,
+        label: str,
+    ) -> None:
+        self._transport = transport
+        self._path = path
+        self._payload = payload
+        self._timeout = timeout
+        self._label = label
+        self._close: Callable[[], Awaitable[None]] | None = None
+
+    async def __aenter__(self) -> AsyncIterator[bytes]:
+        t, path, timeout = self._transport, self._path, self._timeout
+        body = json.dumps(self._payload, ensure_ascii=False, separators=(",", ":")).encode()
+        chunks: httpx.AsyncByteStream
+        headers: Mapping[str, str]
+        try:
+            http = t.http._transport_for_url(t._target(path)[0])
+            if isinstance(http, LeanTransport) and http.direct():
+                answer = await t._open_lean(http, path, body, timeout)
+                self._close = answer.aclose
+                status, chunks = answer.status, answer
+                if status >= 400:
+                    headers = httpx.Headers(answer.headers)
+            else:
+                response = await t._send(t._post_request(path, body, timeout))
+                self._close = response.aclose
+                status, headers = response.status_code, response.headers
+                assert isinstance(response.stream, httpx.AsyncByteStream)
+                chunks = response.stream
+            if status >= 400:
+                data = b"".join([part async for part in chunks])
+                raise error_from_response(status, headers, data)
+        except BaseException as exc:
+            await self._aclose()
+            if isinstance(exc, httpx.HTTPError):
+                scrub(exc)
+                raise stream_error(exc, t.base_url, self._label) from None
+            raise
+        return chunks.__aiter__()
+
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        await self._aclose()
+        if isinstance(exc, httpx.HTTPError):
+            scrub(exc)
+            raise stream_error(exc, self._transport.base_url, self._label) from None
+
+    async def _aclose(self) -> None:
+        close, self._close = self._close, None
+        if close is not None:
+            await close()
 
 
 __all__ = [

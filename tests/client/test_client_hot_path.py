@@ -1,4 +1,4 @@
-"""The async ``/api/execute`` hot path (raw httpcore over asyncio streams): same typed errors."""
+"""The async ``/api/execute`` hot path (the lean HTTP/1.1 transport): same typed errors."""
 
 from __future__ import annotations
 
