@@ -29,7 +29,9 @@ class Connection(asyncio.Protocol):
     """A keep-alive HTTP/1.1 client connection; ``send`` one request, then read its answer."""
 
     __slots__ = (
+        "_busy",
         "_framed",
+        "_informational",
         "_parser",
         "_paused",
         "_transport",
@@ -54,6 +56,7 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._write_ready: asyncio.Future[None] | None = None
         self._paused = False
+        self._busy = False  # a request is out and its answer not yet complete
         self.lost = False
         self.idle_since = 0.0
         self._reset()
@@ -69,6 +72,7 @@ class Connection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.got_bytes = False
         self._framed = False  # Content-Length or chunked: the body's end is in the bytes
+        self._informational = False  # inside a 1xx answer, which precedes the real one
 
     # --- the request side ------------------------------------------------------------------
 
@@ -78,6 +82,7 @@ class Connection(asyncio.Protocol):
         if transport is None or self.lost or transport.is_closing():
             raise httpx.WriteError("connection closed before the request was sent")
         self._reset()
+        self._busy = True
         transport.write(data)
         while self._write_ready is not None and not self.lost:
             await self._write_ready
@@ -122,13 +127,21 @@ class Connection(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if not self._busy:
+            # bytes nobody asked for (on an idle connection, or past the end of an answer)
+            # would be read as the next request's answer: never reuse this connection
+            self._junk()
+            return
         self.got_bytes = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(httpx.RemoteProtocolError("the gateway switched protocols unasked"))
         except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
+            if self.done:
+                self._junk()  # a complete answer, then more: keep the answer, drop the rest
+            else:
+                self._fail(httpx.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -165,6 +178,10 @@ class Connection(asyncio.Protocol):
 
     # --- httptools callbacks ---------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.done:
+            raise ValueError("a second answer to one request")  # stops the parser
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
         if len(name) in (14, 17):
@@ -175,7 +192,12 @@ class Connection(asyncio.Protocol):
                 self._framed = True
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if status < 200:
+            self._informational = True  # "100 Continue" and kin: the real answer follows
+            self.headers = []
+            return
+        self.status = status
         self.headers_done = True
         self._wake()
 
@@ -188,8 +210,18 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            self._framed = False
+            return
+        self._busy = False
         self.done = True
         self.reusable = self._parser.should_keep_alive() and not self.lost
+        self._wake()
+
+    def _junk(self) -> None:
+        self.reusable = False
+        self.close()
         self._wake()
 
     def _fail(self, error: BaseException) -> None:

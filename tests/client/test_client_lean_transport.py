@@ -253,3 +253,45 @@ async def test_mocks_see_the_hot_path() -> None:
             result = await client.tasks.run(worker_id=PEER, prompt="x")
         assert result.text == "mocked\n"
     assert not mocked()
+
+
+async def test_informational_answers_are_skipped() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)  # read on its own, not glued to the real answer
+        writer.write(OK_HEAD + _chunked(b"after hints\n") + b"0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.5)
+
+    async with raw_server(handler) as url, AsyncAgentFMClient(url) as client:
+        assert (await client.tasks.run(worker_id=PEER, prompt="x")).text == "after hints\n"
+
+
+@pytest.mark.parametrize("when", ["glued", "later"])
+async def test_bytes_nobody_asked_for_never_answer_the_next_request(when: str) -> None:
+    """Extra bytes after an answer (in the same read, or later on the idle connection) must
+    never be taken as the next request's answer: that connection is closed, not reused."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await _read_request(reader)
+        answer = OK_HEAD + _chunked(f"answer {n}\n".encode()) + b"0\r\n\r\n"
+        stray = OK_HEAD + _chunked(b"stray\n") + b"0\r\n\r\n"
+        if when == "glued":
+            writer.write(answer + stray)
+        else:
+            writer.write(answer)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(stray)
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while True:
+                await _read_request(reader)
+                writer.write(OK_HEAD + _chunked(b"reused\n") + b"0\r\n\r\n")
+
+    async with raw_server(handler) as url, AsyncAgentFMClient(url) as client:
+        assert (await client.tasks.run(worker_id=PEER, prompt="1")).text == "answer 1\n"
+        await asyncio.sleep(0.3)
+        assert (await client.tasks.run(worker_id=PEER, prompt="2")).text == "answer 2\n"
