@@ -32,6 +32,7 @@ from agentfm_nb.client.models import PeerID
 log = logging.getLogger("agentfm_nb.client.webhook")
 
 MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES  # the SDK's name
 SIGNATURE_HEADER = "X-AgentFM-Signature"
 
 
@@ -71,6 +72,9 @@ def verify(secret: str | bytes, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, given.lower().encode("ascii", "replace"))
 
 
+WebhookCallback = Callable[[WebhookPayload], None]
+
+
 class WebhookReceiver:
     """Receive completion callbacks on ``http://host:port/path`` and hand them to ``callback``.
 
@@ -82,7 +86,7 @@ class WebhookReceiver:
         self,
         *,
         port: int = 0,
-        callback: Callable[[WebhookPayload], None],
+        callback: WebhookCallback,
         secret: str | None = None,
         host: str = "127.0.0.1",
         path: str = "/cb",
@@ -240,4 +244,13 @@ class WebhookReceiver:
         return Handler
 
 
-__all__ = ["MAX_BODY_BYTES", "WebhookPayload", "WebhookReceiver", "sign", "verify"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "MAX_BODY_BYTES",
+    "SIGNATURE_HEADER",
+    "WebhookCallback",
+    "WebhookPayload",
+    "WebhookReceiver",
+    "sign",
+    "verify",
+]

@@ -23,6 +23,10 @@ PUBLIC_MODULES = (
     "exceptions",
     "openai",
     "openai.models",
+    "client",
+    "async_client",
+    "daemon",
+    "webhook",
 )
 SDK_MODULES = {m: list(importlib.import_module(f"agentfm.{m}").__all__) for m in PUBLIC_MODULES}
 
