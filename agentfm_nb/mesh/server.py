@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import os
@@ -23,6 +24,11 @@ from agentfm_nb.mesh.auth import parse_api_keys
 log = logging.getLogger("agentfm_nb.mesh.server")
 
 GRACEFUL_SHUTDOWN_S = 5
+# Generation-0 threshold of a gateway process (CPython's default: 700). Every request allocates
+# a few dozen containers and frees nearly all of them by reference counting; with hundreds of
+# streams open, the default collects (and promotes, and rescans) their live objects every few
+# requests: a fifth of the CPU of 500 concurrent zero-work streams.
+GC_GEN0_THRESHOLD = 10_000
 
 
 @dataclass
@@ -115,8 +121,24 @@ def _http_impl() -> str:
     return "httptools"
 
 
-async def serve(options: ServeOptions) -> int:
-    """Start the mesh and serve until SIGTERM/SIGINT; returns the exit code."""
+def tune_gc() -> None:
+    """Collector settings for a process that is the gateway (never done to a host process).
+
+    What exists once the mesh and app are built (modules, workers, the app) lives as long as
+    the process: frozen, the collector stops rescanning it; and a larger first generation
+    collects per-request garbage cycles less often (see ``GC_GEN0_THRESHOLD``).
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+async def serve(options: ServeOptions, *, own_process: bool = False) -> int:
+    """Start the mesh and serve until SIGTERM/SIGINT; returns the exit code.
+
+    ``own_process``: this process exists to run the gateway (the CLI): tune its collector.
+    """
     from agentfm_nb.mesh.config import demo_config, load_config
     from agentfm_nb.mesh.runtime import Mesh
 
@@ -146,6 +168,8 @@ async def serve(options: ServeOptions) -> int:
             server_header=False,
         )
         server = GatewayServer(uv_config, app)
+        if own_process:
+            tune_gc()
         await server.serve()
         if not server.started:
             print(
@@ -159,7 +183,7 @@ async def serve(options: ServeOptions) -> int:
 
 
 def run(options: ServeOptions) -> int:
-    return asyncio.run(serve(options))
+    return asyncio.run(serve(options, own_process=True))
 
 
 __all__ = ["GatewayServer", "ServeOptions", "check_bind", "is_loopback", "run", "serve"]
