@@ -116,13 +116,14 @@ class LeanTransport(httpx.AsyncBaseTransport):
         try:
             opening = loop.create_connection(Connection, key[0], key[1])
             if timeout is None:
-                _, conn = await opening
+                transport, conn = await opening
             else:
-                _, conn = await asyncio.wait_for(opening, timeout)
+                transport, conn = await asyncio.wait_for(opening, timeout)
         except asyncio.TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {key[0]}:{key[1]}") from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from None
+        conn.attach(transport)
         self._open.add(conn)
         return conn
 

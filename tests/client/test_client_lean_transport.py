@@ -295,3 +295,17 @@ async def test_bytes_nobody_asked_for_never_answer_the_next_request(when: str) -
         assert (await client.tasks.run(worker_id=PEER, prompt="1")).text == "answer 1\n"
         await asyncio.sleep(0.3)
         assert (await client.tasks.run(worker_id=PEER, prompt="2")).text == "answer 2\n"
+
+
+def test_the_async_client_runs_on_uvloop(gateway: Any) -> None:
+    """Apps served by uvicorn[standard] run our async client on uvloop, whose transports are
+    not ``asyncio.Transport`` and which reports ``connection_made`` a turn late."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> list[str]:
+        async with AsyncAgentFMClient(gateway.url, api_key=None) as client:
+            peer = await _echo_peer(client)
+            rows = await client.tasks.scatter([f"u{i}" for i in range(20)], peer_ids=[peer])
+            return [r.text.strip() for r in rows]
+
+    assert uvloop.run(main()) == [f"u{i}" for i in range(20)]
