@@ -78,6 +78,20 @@ def _chunked(*parts: bytes) -> bytes:
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
+def _whole(text: bytes) -> bytes:
+    """A complete chunked 200 answer carrying ``text``."""
+    return OK_HEAD + _chunked(text) + b"0\r\n\r\n"
+
+
+async def _answer_the_rest(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, text: bytes
+) -> None:
+    with contextlib.suppress(asyncio.IncompleteReadError):
+        while True:
+            await _read_request(reader)
+            writer.write(_whole(text))
+
+
 # --- against the real gateway ---------------------------------------------------------------
 
 
@@ -140,15 +154,12 @@ async def test_idle_connection_past_expiry_is_replaced(gateway: Any) -> None:
 async def test_keepalive_closed_under_the_request_gets_one_fresh_try() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         await _read_request(reader)
-        writer.write(OK_HEAD + _chunked(b"first\n") + b"0\r\n\r\n")
+        writer.write(_whole(b"first\n"))
         await writer.drain()
         if n == 1:
             await _read_request(reader)  # the next request on this connection: no answer
             return
-        with contextlib.suppress(asyncio.IncompleteReadError):
-            while True:
-                await _read_request(reader)
-                writer.write(OK_HEAD + _chunked(b"again\n") + b"0\r\n\r\n")
+        await _answer_the_rest(reader, writer, b"again\n")
 
     async with raw_server(handler) as url, AsyncAgentFMClient(url) as client:
         assert (await client.tasks.run(worker_id=PEER, prompt="1")).text == "first\n"
@@ -261,7 +272,7 @@ async def test_informational_answers_are_skipped() -> None:
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         await writer.drain()
         await asyncio.sleep(0.05)  # read on its own, not glued to the real answer
-        writer.write(OK_HEAD + _chunked(b"after hints\n") + b"0\r\n\r\n")
+        writer.write(_whole(b"after hints\n"))
         await writer.drain()
         await asyncio.sleep(0.5)
 
@@ -276,8 +287,8 @@ async def test_bytes_nobody_asked_for_never_answer_the_next_request(when: str) -
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         await _read_request(reader)
-        answer = OK_HEAD + _chunked(f"answer {n}\n".encode()) + b"0\r\n\r\n"
-        stray = OK_HEAD + _chunked(b"stray\n") + b"0\r\n\r\n"
+        answer = _whole(f"answer {n}\n".encode())
+        stray = _whole(b"stray\n")
         if when == "glued":
             writer.write(answer + stray)
         else:
@@ -286,10 +297,7 @@ async def test_bytes_nobody_asked_for_never_answer_the_next_request(when: str) -
             await asyncio.sleep(0.1)
             writer.write(stray)
         await writer.drain()
-        with contextlib.suppress(asyncio.IncompleteReadError):
-            while True:
-                await _read_request(reader)
-                writer.write(OK_HEAD + _chunked(b"reused\n") + b"0\r\n\r\n")
+        await _answer_the_rest(reader, writer, b"reused\n")
 
     async with raw_server(handler) as url, AsyncAgentFMClient(url) as client:
         assert (await client.tasks.run(worker_id=PEER, prompt="1")).text == "answer 1\n"
