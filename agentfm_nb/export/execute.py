@@ -79,6 +79,7 @@ async def _execute(
         timeout=timeout,
         kernel_name=kernel_name,
         store_widget_state=True,
+        coalesce_streams=True,  # a saved notebook shows one block per stream, as Jupyter does
         resources={"metadata": {"path": str(cwd)}},
     )
     kernel_env = dict(os.environ)
