@@ -42,7 +42,6 @@ class Connection(asyncio.Protocol):
         "chunks",
         "done",
         "error",
-        "got_bytes",
         "headers",
         "headers_done",
         "idle_since",
@@ -71,7 +70,6 @@ class Connection(asyncio.Protocol):
         self.done = False
         self.reusable = False
         self.error: BaseException | None = None
-        self.got_bytes = False
         self._framed = False  # Content-Length or chunked: the body's end is in the bytes
         self._informational = False  # inside a 1xx answer, which precedes the real one
 
@@ -137,7 +135,6 @@ class Connection(asyncio.Protocol):
             # would be read as the next request's answer: never reuse this connection
             self._junk()
             return
-        self.got_bytes = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -225,8 +222,7 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     def _junk(self) -> None:
-        self.reusable = False
-        self.close()
+        self.close()  # no longer open, so the pool never takes it back
         self._wake()
 
     def _fail(self, error: BaseException) -> None:

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -287,10 +287,9 @@ class AsyncTransport:
                 stale = True
 
     async def _open_lean(
-        self, lean: LeanTransport, path: str, body: bytes, timeout: httpx.Timeout
+        self, lean: LeanTransport, url: httpx.URL, head: bytes, body: bytes, timeout: httpx.Timeout
     ) -> LeanBody:
         """``_send`` on the lean transport's direct path: no httpx Request/Response objects."""
-        url, _, head = self._target(path)
         head += b"Content-Length: %d\r\n" % len(body)
         return await self._retrying(
             lambda: lean.open(url, head, body, timeout.connect, timeout.read)
@@ -366,15 +365,14 @@ class PostStream:
         t, path, timeout = self._transport, self._path, self._timeout
         body = json.dumps(self._payload, ensure_ascii=False, separators=(",", ":")).encode()
         chunks: httpx.AsyncByteStream
-        headers: Mapping[str, str]
+        headers: httpx.Headers | list[tuple[bytes, bytes]]  # read only for an error answer
         try:
-            http = t.http._transport_for_url(t._target(path)[0])
+            url, _, head = t._target(path)
+            http = t.http._transport_for_url(url)
             if isinstance(http, LeanTransport) and http.direct():
-                answer = await t._open_lean(http, path, body, timeout)
+                answer = await t._open_lean(http, url, head, body, timeout)
                 self._close = answer.aclose
-                status, chunks = answer.status, answer
-                if status >= 400:
-                    headers = httpx.Headers(answer.headers)
+                status, headers, chunks = answer.status, answer.headers, answer
             else:
                 response = await t._send(t._post_request(path, body, timeout))
                 self._close = response.aclose
@@ -383,7 +381,7 @@ class PostStream:
                 chunks = response.stream
             if status >= 400:
                 data = b"".join([part async for part in chunks])
-                raise error_from_response(status, headers, data)
+                raise error_from_response(status, httpx.Headers(headers), data)
         except BaseException as exc:
             await self._aclose()
             if isinstance(exc, httpx.HTTPError):
